@@ -1,0 +1,65 @@
+#pragma once
+// Helpers shared by the tests: where the data and the chorus binary are, scratch
+// directories, running a command and capturing its output, and skipping (exit 77).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace chorus_test {
+
+// Marks the whole test executable skipped (meson counts exit code 77 as SKIP).
+[[noreturn]] inline void skip(const std::string& why) {
+  std::fprintf(stderr, "SKIP: %s\n", why.c_str());
+  std::fflush(nullptr);
+  std::_Exit(77);
+}
+
+inline std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+inline std::string data_dir() { return env_or("CHORUS_DATA", "/usr/share/datasets/fashion-mnist"); }
+inline std::string chorus_bin() { return env_or("CHORUS_BIN", "build/chorus"); }
+
+// A fresh directory under the system temp dir, removed when the object goes away.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "chorus-test") {
+    std::string pattern = (std::filesystem::temp_directory_path() / (tag + "-XXXXXX")).string();
+    if (!mkdtemp(pattern.data())) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command line, capturing stdout and stderr; the exit code is the command's.
+inline CommandResult run_command(const std::string& command_line) {
+  CommandResult r;
+  FILE* p = popen((command_line + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+}  // namespace chorus_test
