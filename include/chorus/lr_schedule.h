@@ -19,6 +19,10 @@ struct LrSchedule {
 
   float at(std::int64_t step) const;
   static Decay parse_decay(const std::string& name);  // throws UserError
+  // Throws UserError for a schedule that makes no sense (negative rates or step counts,
+  // min_lr above base_lr, step_every < 1, gamma outside (0, 1]). at() never fails: on an
+  // unchecked schedule it still returns a finite value for finite rates.
+  void validate() const;
 };
 
 }  // namespace chorus

@@ -4,7 +4,9 @@
 // Contract
 // - All optimizer state (momentum, Adam moments, AdaHessian's diagonal) is one flat buffer of
 //   state_size() floats in the model's backend memory, so it can be checkpointed and
-//   transferred to a joining peer as one block.
+//   transferred to a joining peer as one block. Layouts, in slices of n floats: sgd
+//   [velocity], adam [m | v], adahessian [m | v | D | probe | saved grads | saved params]
+//   (the last three are scratch within one step).
 // - step() is given the step's learning rate (from LrSchedule) and a callback that
 //   recomputes the gradient buffer on the current batch at the current parameter buffer; only AdaHessian calls it (for its Hessian-vector product). On return the
 //   gradient buffer holds the batch gradient at the pre-step parameters again.

@@ -1,3 +1,4 @@
+#include "chorus/backend.h"
 #include "chorus/error.h"
 #include "chorus_config.h"
 #if CHORUS_HAVE_CUDA
