@@ -1,0 +1,28 @@
+// The ring: members in hash order, each linked to its two ring neighbours.
+#include "chorus/hash_order.h"
+#include "topology/graph_kinds.h"
+
+namespace chorus::topology_detail {
+namespace {
+
+class RingGraph final : public Graph {
+ public:
+  std::string name() const override { return "ring"; }
+  bool round_dependent() const override { return false; }
+
+  Adjacency round_edges(const View& view, std::uint64_t) const override {
+    return circle_edges(hash_order(view), view.size());
+  }
+
+  // Pairs along the ring starting at position `round mod N`: every ring edge is used within
+  // N consecutive rounds, and all but (N mod 2) members are paired every round.
+  Matching matching(const View& view, std::uint64_t round) const override {
+    return circle_matching(hash_order(view), view.size(), round);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Graph> make_ring_graph() { return std::make_unique<RingGraph>(); }
+
+}  // namespace chorus::topology_detail
