@@ -1,0 +1,84 @@
+#pragma once
+// Trainer: one process's training loop over its data shard — batches from a BatchCursor,
+// forward/backward on the model, an optimizer step with the scheduled learning rate.
+// The peer runtime drives the same Trainer and exchanges model().params() between steps.
+//
+// Contract: step() takes exactly one optimizer step on the next batch of the shard and
+// returns that batch's mean loss (it waits for the backend). evaluate() runs the whole test
+// set without touching parameters or optimizer state. Deterministic for a given config on a
+// given backend. One thread.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "chorus/backend.h"
+#include "chorus/dataset.h"
+#include "chorus/lr_schedule.h"
+#include "chorus/model.h"
+#include "chorus/optimizer.h"
+
+namespace chorus {
+
+struct TrainConfig {
+  std::string model = "mlp";
+  std::string backend = "cpu";
+  int epochs = 5;
+  int batch = 64;
+  float lr = 0.0f;  // 0: the optimizer's default (sgd 0.05, adam/adahessian 1e-3… see trainer.cpp)
+  float min_lr = 0.0f;
+  std::string decay = "cosine";
+  std::int64_t warmup_steps = 100;
+  std::int64_t step_every = 0;  // step decay period (0: one epoch)
+  float gamma = 0.1f;
+  OptimizerConfig optimizer;
+  std::uint64_t seed = 1;
+  int shard_index = 0, shard_count = 1;
+};
+
+struct StepResult {
+  float loss = 0.0f;
+  int samples = 0;
+  float lr = 0.0f;
+};
+
+class Trainer {
+ public:
+  // train/test must outlive the Trainer. Throws UserError on bad configuration.
+  Trainer(const TrainConfig& config, const Dataset& train, const Dataset& test);
+  ~Trainer();
+
+  StepResult step();
+  double evaluate();  // test-set accuracy in [0,1]
+
+  const TrainConfig& config() const { return config_; }
+  Backend& backend() { return *backend_; }
+  Model& model() { return *model_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  BatchCursor& cursor() { return cursor_; }
+  const LrSchedule& schedule() const { return schedule_; }
+  std::int64_t steps_done() const { return optimizer_->steps(); }
+  std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  std::int64_t total_steps() const { return steps_per_epoch_ * config_.epochs; }
+
+  static float default_lr(const std::string& optimizer);
+
+ private:
+  void upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data);
+
+  TrainConfig config_;
+  const Dataset& train_;
+  const Dataset& test_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  BatchCursor cursor_;
+  LrSchedule schedule_;
+  std::int64_t steps_per_epoch_ = 0;
+  std::vector<float> host_x_;
+  std::vector<std::int32_t> host_y_;
+  DeviceBuffer<float> x_;
+  DeviceBuffer<std::int32_t> y_;
+};
+
+}  // namespace chorus

@@ -1,0 +1,94 @@
+#include "chorus/trainer.h"
+
+#include <algorithm>
+
+#include "chorus/error.h"
+
+namespace chorus {
+
+namespace {
+constexpr int kEvalBatch = 1000;
+}
+
+float Trainer::default_lr(const std::string& optimizer) {
+  if (optimizer == "sgd") return 0.05f;
+  if (optimizer == "adahessian") return 0.05f;
+  return 1e-3f;
+}
+
+Trainer::Trainer(const TrainConfig& config, const Dataset& train, const Dataset& test)
+    : config_(config),
+      train_(train),
+      test_(test),
+      cursor_(shard_indices(train.size(), config.seed, config.shard_index, config.shard_count),
+              config.seed) {
+  if (config_.batch < 1) throw UserError("--batch must be at least 1");
+  if (config_.epochs < 1) throw UserError("--epochs must be at least 1");
+  if (config_.lr < 0) throw UserError("--lr must not be negative");
+  if (config_.lr == 0) config_.lr = default_lr(config_.optimizer.name);
+  if (cursor_.shard_size() == 0) throw UserError("this peer's data shard is empty");
+
+  backend_ = make_backend(config_.backend);
+  const int max_batch = std::max(config_.batch, kEvalBatch);
+  model_ = Model::create(config_.model, *backend_, max_batch, config_.seed);
+  const SampleShape in = model_->input_shape();
+  if (in.size() != train.sample_floats())
+    throw UserError("model '" + config_.model + "' expects samples of " +
+                    std::to_string(in.size()) + " floats, the data has " +
+                    std::to_string(train.sample_floats()));
+  OptimizerConfig opt = config_.optimizer;
+  opt.seed = config_.seed;
+  optimizer_ = Optimizer::create(opt, *backend_, model_->params(), model_->grads(), model_->size());
+
+  steps_per_epoch_ = static_cast<std::int64_t>(
+      (cursor_.shard_size() + static_cast<std::size_t>(config_.batch) - 1) /
+      static_cast<std::size_t>(config_.batch));
+  schedule_.base_lr = config_.lr;
+  schedule_.min_lr = config_.min_lr;
+  schedule_.warmup_steps = config_.warmup_steps;
+  schedule_.total_steps = total_steps();
+  schedule_.decay = LrSchedule::parse_decay(config_.decay);
+  schedule_.step_every = config_.step_every > 0 ? config_.step_every : steps_per_epoch_;
+  schedule_.gamma = config_.gamma;
+  schedule_.validate();
+
+  x_ = DeviceBuffer<float>(*backend_, static_cast<std::size_t>(max_batch) * in.size());
+  y_ = DeviceBuffer<std::int32_t>(*backend_, static_cast<std::size_t>(max_batch));
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data) {
+  gather_batch(data, indices, host_x_, host_y_);
+  x_.upload(host_x_.data(), host_x_.size());
+  y_.upload(host_y_.data(), host_y_.size());
+}
+
+StepResult Trainer::step() {
+  const std::vector<std::uint32_t> indices = cursor_.next(config_.batch);
+  const int batch = static_cast<int>(indices.size());
+  upload_batch(indices, train_);
+  model_->train_batch(x_.data(), y_.data(), batch);
+  StepResult result;
+  result.samples = batch;
+  result.lr = schedule_.at(optimizer_->steps());
+  optimizer_->step(result.lr, [&] { model_->train_batch(x_.data(), y_.data(), batch); });
+  result.loss = model_->last_loss();
+  return result;
+}
+
+double Trainer::evaluate() {
+  std::size_t correct = 0;
+  std::vector<std::uint32_t> indices;
+  for (std::size_t start = 0; start < test_.size(); start += kEvalBatch) {
+    const std::size_t end = std::min(test_.size(), start + kEvalBatch);
+    indices.resize(end - start);
+    for (std::size_t i = start; i < end; ++i) indices[i - start] = static_cast<std::uint32_t>(i);
+    upload_batch(indices, test_);
+    model_->eval_batch(x_.data(), y_.data(), static_cast<int>(indices.size()));
+    correct += static_cast<std::size_t>(model_->last_correct());
+  }
+  return test_.size() ? static_cast<double>(correct) / static_cast<double>(test_.size()) : 0.0;
+}
+
+}  // namespace chorus

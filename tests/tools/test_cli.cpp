@@ -1,0 +1,84 @@
+// The chorus command as a user meets it: help, bad flags, bad data, a missing GPU — each a
+// one-line error and exit code 2, never a crash.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "chorus/backend.h"
+#include "test_util.h"
+
+using chorus_test::chorus_bin;
+using chorus_test::run_command;
+
+namespace {
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("help lists the subcommands and explains the training flags") {
+  auto r = run_command(chorus_bin() + " --help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("train") != std::string::npos);
+  CHECK(r.output.find("bench") != std::string::npos);
+  r = run_command(chorus_bin() + " train --help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("--optimizer") != std::string::npos);
+  CHECK(r.output.find("--data") != std::string::npos);
+}
+
+TEST_CASE("an unknown flag or bad value is a one-line error with exit code 2") {
+  for (const char* args : {" train --no-such-flag", " train --model resnet", " train --epochs x",
+                           " frobnicate"}) {
+    const auto r = run_command(chorus_bin() + args);
+    INFO(args, " -> ", r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.rfind("chorus: error: ", 0) == 0);
+    CHECK(count_lines(r.output) == 1);
+  }
+}
+
+TEST_CASE("a missing or corrupt data directory is a one-line error naming the file") {
+  chorus_test::TempDir dir;
+  auto r = run_command(chorus_bin() + " train --epochs 1 --data " + dir.path().string());
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(r.output.find("train-images-idx3-ubyte") != std::string::npos);
+
+  std::ofstream(dir / "train-images-idx3-ubyte.gz") << "this is not a gzip'd IDX file at all";
+  std::ofstream(dir / "train-labels-idx1-ubyte.gz") << "nor this";
+  r = run_command(chorus_bin() + " train --epochs 1 --data " + dir.path().string());
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(r.output.find(dir.path().string()) != std::string::npos);
+}
+
+TEST_CASE("asking for the CUDA backend without a GPU is a clear error") {
+  if (chorus::cuda_device_available()) return;  // covered by the CUDA suite where a GPU exists
+  const auto r = run_command(chorus_bin() + " train --epochs 1 --backend cuda");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(count_lines(r.output) == 1);
+  CHECK(r.output.find("--backend cuda") != std::string::npos);
+}
+
+TEST_CASE("an unwritable log path is a one-line error") {
+  const auto r = run_command(chorus_bin() + " train --epochs 1 --log /nonexistent-dir/x.jsonl");
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("/nonexistent-dir/x.jsonl") != std::string::npos);
+}
+
+TEST_CASE("bench train prints JSON lines with the documented fields") {
+  const auto r = run_command(chorus_bin() +
+                             " bench train --model mlp --batch 32 --seconds 0.05 --gemm-size 128 --json");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const char* field : {"\"model\":\"mlp\"", "\"batch\":32", "\"samples_per_s\"",
+                            "\"step_gflops\"", "\"gemm_gflops\""})
+    CHECK(r.output.find(field) != std::string::npos);
+}

@@ -1,0 +1,89 @@
+// Training end to end: the JSON log schema, and the accuracy the single-process reference must
+// reach (the dataset's benchmark table: MLP 0.883; 2 conv + pooling 0.916).
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "chorus/run_log.h"
+#include "test_util.h"
+
+using chorus_test::chorus_bin;
+using chorus_test::run_command;
+using nlohmann::json;
+
+namespace {
+std::vector<json> read_lines(const std::string& path) {
+  std::vector<json> lines;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(json::parse(line));
+  return lines;
+}
+}  // namespace
+
+TEST_CASE("RunLog writes the step, event and done schema as JSON lines") {
+  chorus_test::TempDir dir;
+  {
+    chorus::RunLog log(dir / "log.jsonl");
+    chorus::StepRecord r;
+    r.step = 10;
+    r.epoch = 1;
+    r.loss = 0.5;
+    r.samples_per_s = 1234;
+    r.extra["peer"] = "p1";
+    log.step(r);
+    r.test_acc = 0.75;
+    log.step(r);
+    log.event("checkpoint", {{"step", 10}});
+    log.done(0.8);
+  }
+  const auto lines = read_lines(dir / "log.jsonl");
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0]["step"] == 10);
+  CHECK(lines[0]["loss"] == 0.5);
+  CHECK(lines[0]["peer"] == "p1");
+  CHECK(lines[0].contains("t"));
+  CHECK_FALSE(lines[0].contains("test_acc"));
+  CHECK(lines[1]["test_acc"] == 0.75);
+  CHECK(lines[2]["event"] == "checkpoint");
+  CHECK(lines[3]["event"] == "done");
+  CHECK(lines[3]["final_test_acc"] == 0.8);
+  CHECK(lines[3]["t"].get<double>() >= lines[0]["t"].get<double>());
+}
+
+TEST_CASE("chorus train --model mlp --epochs 5 reaches the benchmark accuracy (>= 0.885)") {
+  chorus_test::TempDir dir;
+  const std::string log = dir / "mlp.jsonl";
+  const auto r = run_command(chorus_bin() + " train --model mlp --epochs 5 --log " + log);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto lines = read_lines(log);
+  REQUIRE(lines.size() > 5);
+  const json& done = lines.back();
+  CHECK(done["event"] == "done");
+  CHECK(done["final_test_acc"].get<double>() >= 0.885);
+  int evals = 0;
+  double previous_t = 0;
+  for (const auto& l : lines) {
+    CHECK(l["t"].get<double>() >= previous_t);
+    previous_t = l["t"].get<double>();
+    if (l.contains("event")) continue;
+    for (const char* f : {"step", "epoch", "loss", "samples_per_s"}) CHECK(l.contains(f));
+    if (l.contains("test_acc")) ++evals;
+  }
+  CHECK(evals == 5);  // once per epoch
+}
+
+TEST_CASE("chorus train --model cnn --epochs 4 reaches the benchmark accuracy (>= 0.91)") {
+  chorus_test::TempDir dir;
+  const std::string log = dir / "cnn.jsonl";
+  const auto r = run_command(chorus_bin() + " train --model cnn --epochs 4 --log " + log);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto lines = read_lines(log);
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back()["final_test_acc"].get<double>() >= 0.91);
+}
