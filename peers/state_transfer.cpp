@@ -1,0 +1,210 @@
+// StateServer and fetch_state (see state_transfer.h).
+#include "chorus/state_transfer.h"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "chorus/error.h"
+#include "chorus/message_types.h"
+
+namespace chorus {
+
+static_assert(msg::kStateTransfer.first <= msg::kStateRequest && msg::kStateRefusal <= msg::kStateTransfer.last &&
+              msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal,
+              "state transfer messages must lie in their range");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kNonceBytes = 8;
+constexpr TypeRange kAnswers{msg::kStateResponse, msg::kStateRefusal};
+// The transport queues requests as they arrive, so serve_pending takes what is there and
+// never waits for more.
+constexpr std::chrono::milliseconds kNoWait{0};
+// Requests answered by one serve_pending call at most, so a flood cannot stall training.
+constexpr int kMaxAnswersPerCall = 64;
+constexpr std::size_t kMaxLoggedSenders = 256;
+constexpr std::size_t kMaxReasonBytes = 512;
+
+void emit(const StateTransferLog& log, const std::string& line) {
+  if (log) {
+    log(line);
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+    std::fflush(stderr);
+  }
+}
+
+std::uint64_t read_nonce(std::span<const std::byte> bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < kNonceBytes; ++i) v |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+  return v;
+}
+
+void write_nonce(std::uint64_t nonce, std::byte* out) {
+  for (std::size_t i = 0; i < kNonceBytes; ++i) out[i] = static_cast<std::byte>(nonce >> (8 * i));
+}
+
+std::uint64_t random_nonce() {
+  if (sodium_init() < 0) throw UserError("libsodium could not be initialized");
+  std::uint64_t n = 0;
+  while (n == 0) randombytes_buf(&n, sizeof n);
+  return n;
+}
+
+// A remote peer's text, made safe to show: printable ASCII only, bounded.
+std::string printable_text(std::span<const std::byte> bytes) {
+  std::string s;
+  for (std::size_t i = 0; i < bytes.size() && s.size() < kMaxReasonBytes; ++i) {
+    const char c = static_cast<char>(bytes[i]);
+    s.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
+  }
+  return s;
+}
+
+std::vector<std::byte> with_nonce(std::uint64_t nonce, std::span<const std::byte> body) {
+  std::vector<std::byte> out(kNonceBytes + body.size());
+  write_nonce(nonce, out.data());
+  if (!body.empty()) std::memcpy(out.data() + kNonceBytes, body.data(), body.size());
+  return out;
+}
+
+// Logs a line once per key within one fetch_state call.
+class OnceLog {
+ public:
+  explicit OnceLog(const StateTransferLog& log) : log_(log) {}
+  void once(const std::string& key, const std::string& line) {
+    if (seen_.size() < kMaxLoggedSenders && seen_.insert(key).second) emit(log_, line);
+  }
+  void always(const std::string& line) { emit(log_, line); }
+
+ private:
+  const StateTransferLog& log_;
+  std::set<std::string> seen_;
+};
+
+}  // namespace
+
+StateServer::StateServer(Transport& transport, std::function<TrainingState()> capture,
+                         std::chrono::milliseconds send_timeout, StateTransferLog log)
+    : transport_(transport), capture_(std::move(capture)), send_timeout_(send_timeout), log_(std::move(log)) {
+  CHORUS_CHECK(capture_ != nullptr, "a state server needs a capture callback");
+}
+
+int StateServer::serve_pending() {
+  std::vector<std::byte> response;  // nonce placeholder, then the state encoded once per call
+  bool encoded = false;
+  int answered = 0;
+  while (answered < kMaxAnswersPerCall) {
+    std::optional<ReceivedMessage> m = transport_.receive(kNoWait, TypeRange::only(msg::kStateRequest));
+    if (!m) break;
+    if (m->bytes().size() != kNonceBytes) {
+      if (logged_.size() < kMaxLoggedSenders && std::find(logged_.begin(), logged_.end(), m->from) == logged_.end()) {
+        logged_.push_back(m->from);
+        emit(log_, fmt::format("state transfer: ignoring a malformed request from {} ({} bytes, expected {})",
+                               m->from, m->bytes().size(), kNonceBytes));
+      }
+      continue;
+    }
+    const std::uint64_t nonce = read_nonce(m->bytes());
+    if (!encoded) {
+      encoded = true;
+      try {
+        const std::vector<std::byte> state = capture_().encode();
+        response = with_nonce(0, state);
+      } catch (const UserError& e) {
+        emit(log_, fmt::format("state transfer: cannot serve this peer's state: {}", e.what()));
+        response.clear();
+      }
+    }
+    if (response.empty()) continue;  // no servable state this round; the fetcher tries another member
+    write_nonce(nonce, response.data());
+    try {
+      const SendStatus status = transport_.send(m->from, msg::kStateResponse, response, send_timeout_);
+      if (status != SendStatus::kOk)
+        emit(log_, fmt::format("state transfer: could not answer {}: {}", m->from, send_status_name(status)));
+      else
+        ++answered;
+    } catch (const UserError& e) {
+      // The transport refuses this payload (larger than its max payload): say so, so the
+      // fetcher fails at once with the reason instead of waiting out its timeout.
+      const std::string reason = fmt::format("the encoded training state ({} bytes) cannot be sent: {}",
+                                             response.size() - kNonceBytes, e.what());
+      emit(log_, fmt::format("state transfer: refusing {}: {}", m->from, reason));
+      const std::string text = reason.substr(0, kMaxReasonBytes);
+      try {
+        const std::vector<std::byte> refusal =
+            with_nonce(nonce, std::as_bytes(std::span<const char>(text.data(), text.size())));
+        if (transport_.send(m->from, msg::kStateRefusal, refusal, send_timeout_) == SendStatus::kOk) ++answered;
+      } catch (const UserError& again) {
+        emit(log_, fmt::format("state transfer: cannot answer {}: {}", m->from, again.what()));
+      }
+    }
+  }
+  return answered;
+}
+
+std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<std::string>& candidates,
+                                        std::chrono::milliseconds timeout, StateTransferLog log) {
+  OnceLog out(log);
+  // Late answers to an earlier fetch would otherwise stay queued; they match no nonce anyway.
+  for (int i = 0; i < 1024 && transport.receive(kNoWait, kAnswers); ++i) {
+  }
+  for (const std::string& candidate : candidates) {
+    if (candidate == transport.address()) continue;  // this peer has nothing to give itself
+    const auto deadline = Clock::now() + timeout;
+    const std::uint64_t nonce = random_nonce();
+    std::byte request[kNonceBytes];
+    write_nonce(nonce, request);
+    SendStatus status;
+    try {
+      status = transport.send(candidate, msg::kStateRequest, request, timeout);
+    } catch (const UserError& e) {
+      out.always(fmt::format("state transfer: cannot ask {}: {}", candidate, e.what()));
+      continue;
+    }
+    if (status != SendStatus::kOk) {
+      out.always(fmt::format("state transfer: cannot ask {}: {}", candidate, send_status_name(status)));
+      continue;
+    }
+    bool answered = false;
+    while (!answered) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      std::optional<ReceivedMessage> m = transport.receive(left, kAnswers);
+      if (!m) break;
+      const std::span<const std::byte> bytes = m->bytes();
+      // The nonce, known only to whoever got this request, identifies the answer; the sender's
+      // address may be spelled differently from the candidate's (localhost vs 127.0.0.1).
+      if (bytes.size() < kNonceBytes || read_nonce(bytes) != nonce) {
+        out.once(m->from + "|stray",
+                 fmt::format("state transfer: skipping an answer from {} that belongs to no request in flight "
+                             "({} bytes)",
+                             m->from, bytes.size()));
+        continue;
+      }
+      answered = true;
+      const std::span<const std::byte> body = bytes.subspan(kNonceBytes);
+      if (m->type == msg::kStateRefusal)
+        throw UserError(fmt::format("state transfer from {}: refused: {}", m->from, printable_text(body)));
+      try {
+        TrainingState state = TrainingState::decode(body, "training state from " + m->from);
+        return FetchedState{std::move(state), m->from};
+      } catch (const UserError& e) {
+        out.once(m->from + "|invalid", fmt::format("state transfer: skipping an invalid answer: {}", e.what()));
+      }
+    }
+    if (!answered)
+      out.always(fmt::format("state transfer: no answer from {} within {} ms", candidate, timeout.count()));
+  }
+  return std::nullopt;
+}
+
+}  // namespace chorus

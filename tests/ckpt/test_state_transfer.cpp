@@ -1,0 +1,312 @@
+// State transfer over both transports (the in-process hub and ZeroMQ on tcp://127.0.0.1:*):
+// the exact state arrives; an absent or dead first candidate costs at most the timeout; stray,
+// garbage and corrupt answers are skipped; an oversized state is refused at once; malformed
+// requests are ignored.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "chorus/error.h"
+#include "chorus/inproc_transport.h"
+#include "chorus/message_types.h"
+#include "chorus/state_transfer.h"
+#include "chorus/zmq_transport.h"
+#include "state_fixtures.h"
+#include "test_util.h"
+
+using namespace chorus;
+using namespace std::chrono_literals;
+using ckpt_test::bits_equal;
+using ckpt_test::random_state;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+enum class Kind { kInproc, kZmq };
+std::string kind_name(Kind k) { return k == Kind::kInproc ? "inproc" : "zmq-tcp"; }
+const Kind kKinds[] = {Kind::kInproc, Kind::kZmq};
+
+// Collects log lines from any thread.
+class Lines {
+ public:
+  StateTransferLog sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mutex_);
+      lines_.push_back(line);
+    };
+  }
+  int count(const std::string& needle) {
+    std::lock_guard lock(mutex_);
+    int n = 0;
+    for (const auto& l : lines_) n += l.find(needle) != std::string::npos;
+    return n;
+  }
+  std::string all() {
+    std::lock_guard lock(mutex_);
+    std::string s;
+    for (const auto& l : lines_) s += l + "\n";
+    return s;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+class Net {
+ public:
+  explicit Net(Kind kind) : kind_(kind) {}
+  std::unique_ptr<Transport> make(TransportConfig c = {}) {
+    c.log = [](const std::string&) {};
+    if (kind_ == Kind::kInproc) {
+      c.address = "inproc://peer-" + std::to_string(++count_);
+      return make_inproc_transport(hub_, c);
+    }
+    c.address = "tcp://127.0.0.1:*";
+    return make_zmq_transport(c);
+  }
+  // An address nobody listens at: never registered, or a tcp port that was just released.
+  std::string absent() {
+    if (kind_ == Kind::kInproc) return "inproc://nobody";
+    return make()->address();
+  }
+
+ private:
+  Kind kind_;
+  std::shared_ptr<InprocHub> hub_ = std::make_shared<InprocHub>();
+  int count_ = 0;
+};
+
+// Runs a StateServer on its own thread, as a training loop would between steps.
+class ServerThread {
+ public:
+  ServerThread(Transport& transport, TrainingState state, Lines* log = nullptr)
+      : state_(std::move(state)),
+        server_(transport, [this] { return state_; }, 2000ms, log ? log->sink() : StateTransferLog{}),
+        thread_([this] {
+          while (!stop_) {
+            answered_ += server_.serve_pending();
+            std::this_thread::sleep_for(1ms);  // a training step
+          }
+        }) {}
+  ~ServerThread() {
+    stop_ = true;
+    thread_.join();
+  }
+  // How many requests were answered, once at least `expected` were (or after a while).
+  int answered(int expected) const {
+    for (int i = 0; i < 200 && answered_ < expected; ++i) std::this_thread::sleep_for(10ms);
+    return answered_;
+  }
+
+ private:
+  TrainingState state_;
+  StateServer server_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+std::vector<std::byte> bytes_of(const std::string& s) {
+  const auto* p = reinterpret_cast<const std::byte*>(s.data());
+  return {p, p + s.size()};
+}
+
+std::vector<std::byte> with_nonce(std::span<const std::byte> request, std::vector<std::byte> body) {
+  std::vector<std::byte> out(request.begin(), request.end());
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+TEST_CASE("a joining peer fetches the exact state") {
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    auto server = net.make(), joiner = net.make();
+    const TrainingState state = random_state(21, 300000, 600000);  // ~3.6 MB
+    ServerThread serving(*server, state);
+    Lines log;
+    auto got = fetch_state(*joiner, {server->address()}, 10s, log.sink());
+    REQUIRE_MESSAGE(got, log.all());
+    CHECK(got->from == server->address());
+    CHECK(bits_equal(got->state, state));
+    // Twice more: every request gets its own answer.
+    for (int i = 0; i < 2; ++i) {
+      got = fetch_state(*joiner, {server->address()}, 10s, log.sink());
+      REQUIRE(got);
+      CHECK(bits_equal(got->state, state));
+    }
+    CHECK(serving.answered(3) == 3);
+  }
+}
+
+TEST_CASE("an absent or dead first candidate costs at most the timeout; the next one answers") {
+  const auto timeout = 700ms;
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    auto server = net.make(), joiner = net.make();
+    auto silent = net.make();  // alive but serving nothing: it never answers
+    const TrainingState state = random_state(22, 1000, 2000);
+    ServerThread serving(*server, state);
+
+    Lines log;
+    auto start = Clock::now();
+    auto got = fetch_state(*joiner, {net.absent(), server->address()}, timeout, log.sink());
+    const double absent_s = seconds_since(start);
+    REQUIRE_MESSAGE(got, log.all());
+    CHECK(got->from == server->address());
+    CHECK(bits_equal(got->state, state));
+    CHECK(log.count("cannot ask") == 1);
+
+    start = Clock::now();
+    got = fetch_state(*joiner, {silent->address(), server->address()}, timeout, log.sink());
+    const double silent_s = seconds_since(start);
+    REQUIRE_MESSAGE(got, log.all());
+    CHECK(got->from == server->address());
+    CHECK(log.count("no answer from " + silent->address()) == 1);
+    CHECK(silent_s >= 0.9 * std::chrono::duration<double>(timeout).count());  // it did wait for the silent one
+    // Bounded: one timeout for the dead candidate plus the live answer (a generous margin).
+    CHECK(absent_s < 5.0);
+    CHECK(silent_s < 5.0);
+    MESSAGE(kind_name(kind) << ": absent first candidate " << absent_s << " s, silent first candidate " << silent_s
+                            << " s (timeout " << timeout.count() << " ms)");
+
+    // Nobody at all: nothing, after one timeout per candidate at most.
+    start = Clock::now();
+    CHECK_FALSE(fetch_state(*joiner, {net.absent(), silent->address()}, timeout, log.sink()));
+    CHECK(seconds_since(start) < 8.0);
+    CHECK_FALSE(fetch_state(*joiner, {}, timeout, log.sink()));
+  }
+}
+
+TEST_CASE("stray, garbage and corrupt answers are skipped, each logged once") {
+  for (Kind kind : kKinds) {
+    for (int variant = 0; variant < 3; ++variant) {
+      CAPTURE(kind_name(kind));
+      CAPTURE(variant);
+      Net net(kind);
+      auto server = net.make(), joiner = net.make(), liar = net.make();
+      const TrainingState state = random_state(23, 5000, 5000);
+      ServerThread serving(*server, state);
+      // The liar answers every request with five stray answers (wrong nonce, valid state; too
+      // short) and then with an answer carrying the right nonce but a body that is not a valid
+      // state: garbage, a corrupted state, or an empty one.
+      std::atomic<bool> stop{false};
+      std::thread liar_thread([&] {
+        while (!stop) {
+          auto req = liar->receive(50ms, TypeRange::only(msg::kStateRequest));
+          if (!req) continue;
+          std::vector<std::byte> wrong_nonce = with_nonce(req->bytes(), random_state(24, 10, 10).encode());
+          wrong_nonce[0] ^= std::byte{1};
+          for (int i = 0; i < 5; ++i) {
+            liar->send(req->from, msg::kStateResponse, wrong_nonce, 2s);
+            liar->send(req->from, msg::kStateResponse, bytes_of("abc"), 2s);
+          }
+          std::vector<std::byte> body;
+          if (variant == 0) body = bytes_of("GARBAGE, NOT A STATE");
+          if (variant == 1) {
+            body = random_state(25, 100, 100).encode();
+            body[body.size() / 2] ^= std::byte{0x40};
+          }
+          liar->send(req->from, msg::kStateResponse, with_nonce(req->bytes(), body), 2s);
+        }
+      });
+      Lines log;
+      auto got = fetch_state(*joiner, {liar->address(), server->address()}, 5s, log.sink());
+      stop = true;
+      liar_thread.join();
+      REQUIRE_MESSAGE(got, log.all());
+      CHECK(got->from == server->address());
+      CHECK(bits_equal(got->state, state));
+      CHECK_MESSAGE(log.count("belongs to no request") == 1, log.all());
+      CHECK_MESSAGE(log.count("skipping an invalid answer") == 1, log.all());
+      CHECK_MESSAGE(log.count("training state from " + liar->address()) == 1, log.all());
+    }
+  }
+}
+
+TEST_CASE("stray answers arriving while the real one is on its way do not hide it") {
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    auto server = net.make(), joiner = net.make(), noise = net.make();
+    const TrainingState state = random_state(26, 20000, 0, "cnn", "sgd");
+    std::atomic<bool> stop{false};
+    std::thread sprayer([&] {
+      const std::vector<std::byte> junk = bytes_of("0123456789abcdef-not-for-you");
+      while (!stop) {
+        noise->send(joiner->address(), msg::kStateResponse, junk, 100ms);
+        std::this_thread::sleep_for(1ms);
+      }
+    });
+    std::this_thread::sleep_for(50ms);
+    std::optional<FetchedState> got;
+    {
+      ServerThread serving(*server, state);
+      Lines log;
+      got = fetch_state(*joiner, {server->address()}, 5s, log.sink());
+      CHECK(log.count("belongs to no request") <= 1);
+    }
+    stop = true;
+    sprayer.join();
+    REQUIRE(got);
+    CHECK(bits_equal(got->state, state));
+  }
+}
+
+TEST_CASE("a state larger than the server may send is refused at once with a UserError") {
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    TransportConfig small;
+    small.max_payload_bytes = 64 << 10;
+    small.chunk_bytes = 4096;
+    auto server = net.make(small), joiner = net.make();
+    Lines server_log;
+    ServerThread serving(*server, random_state(27, 100000, 0), &server_log);  // 400 KB
+    const auto start = Clock::now();
+    try {
+      (void)fetch_state(*joiner, {server->address()}, 30s);
+      FAIL("an oversized state must be refused");
+    } catch (const UserError& e) {
+      const std::string message = e.what();
+      CHECK_MESSAGE(message.find("refused") != std::string::npos, message);
+      CHECK_MESSAGE(message.find(server->address()) != std::string::npos, message);
+      CHECK_MESSAGE(message.find("exceeds the limit") != std::string::npos, message);
+    }
+    CHECK(seconds_since(start) < 15.0);  // far less than the 30 s timeout: it did not wait it out
+    CHECK(server_log.count("refusing") == 1);
+  }
+}
+
+TEST_CASE("malformed requests are ignored and logged once; valid ones are still served") {
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    auto server = net.make(), joiner = net.make(), pest = net.make();
+    const TrainingState state = random_state(28, 100, 100);
+    Lines server_log;
+    ServerThread serving(*server, state, &server_log);
+    for (const std::string& bad : {std::string(), std::string("1234567"), std::string("123456789")})
+      REQUIRE(pest->send(server->address(), msg::kStateRequest, bytes_of(bad), 2s) == SendStatus::kOk);
+    auto got = fetch_state(*joiner, {server->address()}, 5s);
+    REQUIRE(got);
+    CHECK(bits_equal(got->state, state));
+    // The pest's requests were read before the joiner's (one receiver, in order per sender
+    // only), so wait briefly for them to have been seen.
+    for (int i = 0; i < 100 && server_log.count("malformed request from " + pest->address()) == 0; ++i)
+      std::this_thread::sleep_for(10ms);
+    CHECK_MESSAGE(server_log.count("malformed request from " + pest->address()) == 1, server_log.all());
+    CHECK(serving.answered(1) == 1);
+    // Nothing came back to the pest.
+    CHECK_FALSE(pest->receive(200ms, msg::kStateTransfer));
+  }
+}
