@@ -1,0 +1,310 @@
+// The peer loop: identity, transport, membership, data shard from the view, state transfer
+// or resume, training with the strategy's exchanges, checkpoints, logs, graceful leave.
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unistd.h>
+
+#include "chorus/checkpoint.h"
+#include "chorus/dataset.h"
+#include "chorus/error.h"
+#include "chorus/membership.h"
+#include "chorus/peer.h"
+#include "chorus/run_log.h"
+#include "chorus/state_transfer.h"
+#include "chorus/swarm_key.h"
+#include "chorus/transport_config.h"
+#include "chorus/zmq_transport.h"
+
+namespace chorus {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_signals{0};
+
+extern "C" void on_stop_signal(int) {
+  // The first signal asks for a graceful leave; a second one ends the process at once.
+  if (g_signals.fetch_add(1) >= 1) _exit(130);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+bool stop_requested() { return g_signals.load() > 0; }
+
+std::string hex_id(PeerId id) { return fmt::format("{:016x}", id); }
+
+nlohmann::json describe(const View& view) {
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& m : view.members) members.push_back(m.address);
+  return {{"view", view.size()}, {"view_number", view.number}, {"members", members}};
+}
+
+PeerIdentity fresh_identity() {
+  if (sodium_init() < 0) throw UserError("libsodium failed to initialise");
+  PeerIdentity id;
+  while (id.id == 0) randombytes_buf(&id.id, sizeof id.id);
+  id.incarnation = 1;
+  return id;
+}
+
+class PeerRun {
+ public:
+  explicit PeerRun(const PeerConfig& config) : config_(config) {}
+  int run();
+
+ private:
+  void drain_membership_events();
+  void follow_view();
+  void log_step(const StepResult& r, std::optional<double> test_acc, double window_s,
+                std::int64_t window_samples);
+  void save_checkpoint(const char* why);
+
+  const PeerConfig& config_;
+  std::optional<CheckpointStore> store_;
+  PeerIdentity identity_;
+  std::unique_ptr<RunLog> log_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<Trainer> trainer_;
+  CommStats stats_;
+  std::unique_ptr<HostParams> host_params_;
+  std::unique_ptr<PeerServices> services_;
+  std::unique_ptr<Strategy> strategy_;  // uses the members above: declared (so destroyed) last
+  std::uint64_t known_view_ = 0;
+  std::size_t view_size_ = 1;
+  std::mutex events_mu_;
+  std::vector<MembershipEvent> events_;
+};
+
+void PeerRun::drain_membership_events() {
+  std::vector<MembershipEvent> events;
+  {
+    std::lock_guard lock(events_mu_);
+    events.swap(events_);
+  }
+  for (const auto& e : events)
+    log_->event(membership_event_name(e.kind), {{"member", hex_id(e.member.id)},
+                                                {"address", e.member.address},
+                                                {"view_number", e.view_number}});
+}
+
+void PeerRun::follow_view() {
+  const View view = membership_->view();
+  if (view.number == known_view_) return;
+  known_view_ = view.number;
+  view_size_ = view.size();
+  const int index = view.index_of(identity_.id);
+  if (index >= 0) {
+    const TrainConfig& tc = trainer_->config();
+    if (index != tc.shard_index || static_cast<int>(view.size()) != tc.shard_count)
+      trainer_->reshard(index, static_cast<int>(view.size()));
+  }
+  log_->event("view", describe(view));
+  strategy_->on_view(view);
+}
+
+void PeerRun::log_step(const StepResult& r, std::optional<double> test_acc, double window_s,
+                       std::int64_t window_samples) {
+  StepRecord rec;
+  rec.step = trainer_->steps_done();
+  rec.epoch = trainer_->cursor().epoch();
+  rec.loss = r.loss;
+  rec.samples_per_s = window_s > 0 ? window_samples / window_s : 0;
+  rec.test_acc = test_acc;
+  rec.extra = {{"peer", hex_id(identity_.id)},
+               {"view", view_size_},
+               {"lr", r.lr},
+               {"bytes_sent", stats_.bytes_sent.load()},
+               {"bytes_recv", stats_.bytes_recv.load()},
+               {"comm_s", stats_.comm_s.load()},
+               {"idle_s", stats_.idle_s.load()}};
+  log_->step(rec);
+}
+
+void PeerRun::save_checkpoint(const char* why) {
+  if (!store_) return;
+  const auto t0 = Clock::now();
+  store_->save(trainer_->capture());
+  log_->event("checkpoint",
+              {{"step", trainer_->steps_done()},
+               {"reason", why},
+               {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+}
+
+int PeerRun::run() {
+  install_signal_handlers();
+  std::optional<TrainingState> resume;
+  if (!config_.checkpoint_dir.empty()) {
+    store_.emplace(config_.checkpoint_dir);
+    identity_ = store_->start_incarnation();
+    resume = store_->load();
+  } else {
+    identity_ = fresh_identity();
+  }
+  log_ = std::make_unique<RunLog>(config_.log_path, /*append=*/resume.has_value());
+
+  TransportConfig tc;
+  tc.address = config_.listen;
+  if (!config_.key_path.empty()) tc.key = SwarmKey::load(config_.key_path);
+  tc.encrypt = config_.encrypt;
+  tc.id = identity_.id;
+  transport_ = make_zmq_transport(tc);
+
+  const Dataset train = load_idx_dataset(config_.data_dir, Split::train);
+  const Dataset test = load_idx_dataset(config_.data_dir, Split::test);
+
+  Member self;
+  self.id = identity_.id;
+  self.address = transport_->address();
+  self.group = config_.group;
+  membership_ = std::make_unique<Membership>(*transport_, self, config_.seeds,
+                                             MembershipTimings::preset(config_.membership));
+  membership_->on_change([this](const MembershipEvent& e) {
+    std::lock_guard lock(events_mu_);
+    events_.push_back(e);
+  });
+  const bool joined = membership_->start();
+  View view = membership_->view();
+  const auto wait_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(config_.min_peers_wait_s));
+  while (static_cast<int>(view.size()) < config_.min_peers && Clock::now() < wait_until &&
+         !stop_requested())
+    view = membership_->wait_for_change(view.number, std::chrono::milliseconds(100));
+  log_->event("start", {{"peer", hex_id(identity_.id)},
+                        {"address", self.address},
+                        {"incarnation", identity_.incarnation},
+                        {"joined", joined},
+                        {"strategy", config_.strategy.name},
+                        {"view", view.size()}});
+
+  TrainConfig tcfg = config_.train;
+  const int index = std::max(0, view.index_of(identity_.id));
+  tcfg.shard_index = index;
+  tcfg.shard_count = static_cast<int>(std::max<std::size_t>(1, view.size()));
+  trainer_ = std::make_unique<Trainer>(tcfg, train, test);
+
+  if (resume) {
+    trainer_->restore(*resume);
+    log_->event("resume", {{"step", resume->step}, {"epoch", resume->epoch}});
+  } else if (joined && view.size() > 1) {
+    std::vector<std::string> candidates;
+    for (const auto& m : view.members)
+      if (m.id != identity_.id) candidates.push_back(m.address);
+    const auto t0 = Clock::now();
+    if (auto fetched = fetch_state(*transport_, candidates, std::chrono::milliseconds(3000))) {
+      TrainingState s = std::move(fetched->state);
+      s.offset = 0;  // another peer's position in its own shard means nothing in ours
+      trainer_->restore(s);
+      log_->event("state_transfer",
+                  {{"from", fetched->from},
+                   {"step", s.step},
+                   {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+    } else {
+      log_->event("state_transfer_failed", {{"candidates", candidates.size()}});
+    }
+  }
+
+  host_params_ = std::make_unique<HostParams>(trainer_->model());
+  services_ = std::make_unique<PeerServices>(PeerServices{
+      *transport_, *membership_, trainer_->model(), *host_params_, *log_, stats_,
+      config_.strategy, config_.train.seed});
+  strategy_ = make_strategy(*services_);
+  StateServer state_server(*transport_, [this] { return trainer_->capture(); });
+
+  known_view_ = view.number;
+  view_size_ = view.size();
+  strategy_->on_view(view);
+  log_->event("view", describe(view));
+
+  std::int64_t window_samples = 0;
+  double window_s = 0;
+  double last_acc = -1;
+  std::int64_t steps_this_run = 0;
+  std::int64_t last_checkpoint = trainer_->steps_done();
+  std::int64_t last_epoch = trainer_->cursor().epoch();
+  const auto start = Clock::now();
+  while (!stop_requested() && !trainer_->finished() &&
+         (config_.max_steps == 0 || steps_this_run < config_.max_steps)) {
+    drain_membership_events();
+    follow_view();
+    state_server.serve_pending();
+
+    const auto t0 = Clock::now();
+    const std::int64_t next = trainer_->steps_done() + 1;
+    const StepResult r = trainer_->step([&] { strategy_->before_update(next); });
+    strategy_->after_update(trainer_->steps_done());
+    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (config_.slowdown > 1.0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(dt * (config_.slowdown - 1.0)));
+      dt *= config_.slowdown;
+    }
+    ++steps_this_run;
+    window_s += dt;
+    window_samples += r.samples;
+    if (!std::isfinite(r.loss))
+      throw UserError(fmt::format("training diverged: the loss is {} at step {}; lower --lr",
+                                  r.loss, trainer_->steps_done()));
+
+    std::optional<double> acc;
+    const std::int64_t epoch = trainer_->cursor().epoch();
+    const bool eval = config_.eval_every > 0 ? trainer_->steps_done() % config_.eval_every == 0
+                                             : epoch > last_epoch;
+    last_epoch = epoch;
+    if (eval) last_acc = *(acc = trainer_->evaluate());
+    if (trainer_->steps_done() % config_.log_every == 0 || eval || steps_this_run == 1) {
+      log_step(r, acc, window_s, window_samples);
+      window_s = 0;
+      window_samples = 0;
+    }
+    if (config_.checkpoint_every > 0 &&
+        trainer_->steps_done() - last_checkpoint >= config_.checkpoint_every) {
+      save_checkpoint("periodic");
+      last_checkpoint = trainer_->steps_done();
+    }
+  }
+
+  const bool stopped = stop_requested();
+  drain_membership_events();
+  last_acc = trainer_->evaluate();
+  save_checkpoint(stopped ? "stop" : "done");
+  strategy_->finish();
+  membership_->leave(std::chrono::milliseconds(1000));
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  log_->event("leave", {{"reason", stopped ? "signal" : "done"}});
+  log_->done(last_acc, {{"peer", hex_id(identity_.id)},
+                        {"steps", trainer_->steps_done()},
+                        {"wall_s", wall},
+                        {"bytes_sent", stats_.bytes_sent.load()},
+                        {"bytes_recv", stats_.bytes_recv.load()},
+                        {"comm_s", stats_.comm_s.load()},
+                        {"idle_s", stats_.idle_s.load()}});
+  fmt::print("peer {} {}: final test accuracy {:.4f} after {} steps ({:.1f} s)\n",
+             hex_id(identity_.id), stopped ? "stopped" : "done", last_acc,
+             trainer_->steps_done(), wall);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_peer(const PeerConfig& config) {
+  PeerRun run(config);
+  return run.run();
+}
+
+}  // namespace chorus

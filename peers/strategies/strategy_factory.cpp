@@ -1,0 +1,36 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <utility>
+
+#include "chorus/error.h"
+#include "peers/strategies/strategy_kinds.h"
+
+namespace chorus {
+namespace {
+
+using Factory = std::unique_ptr<Strategy> (*)(PeerServices&);
+
+const std::vector<std::pair<std::string, Factory>>& factories() {
+  static const std::vector<std::pair<std::string, Factory>> list = {
+      {"local", make_local_strategy},
+  };
+  return list;
+}
+
+}  // namespace
+
+std::vector<std::string> strategy_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : factories()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Strategy> make_strategy(PeerServices& services) {
+  for (const auto& [name, factory] : factories())
+    if (name == services.options.name) return factory(services);
+  throw UserError(fmt::format("unknown strategy '{}' (choose one of: {})", services.options.name,
+                              fmt::join(strategy_names(), ", ")));
+}
+
+}  // namespace chorus
