@@ -8,6 +8,7 @@
 // set without touching parameters or optimizer state. Deterministic for a given config on a
 // given backend. One thread.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "chorus/lr_schedule.h"
 #include "chorus/model.h"
 #include "chorus/optimizer.h"
+#include "chorus/training_state.h"
 
 namespace chorus {
 
@@ -48,8 +50,23 @@ class Trainer {
   Trainer(const TrainConfig& config, const Dataset& train, const Dataset& test);
   ~Trainer();
 
-  StepResult step();
+  // `before_update`, if given, runs after the batch's gradients are computed and before the
+  // optimizer uses them (all-reduce SGD averages gradients there).
+  StepResult step(const std::function<void()>& before_update = {});
   double evaluate();  // test-set accuracy in [0,1]
+
+  // Re-deals the data: this process now trains shard `index` of `count`, from the start of
+  // its current epoch. The learning-rate schedule is re-fitted so the remaining epochs of
+  // the new shard end where config().epochs ends.
+  void reshard(int index, int count);
+  // Epochs completed over this process's shard (fractional).
+  double progress() const;
+  bool finished() const { return progress() >= config_.epochs; }
+
+  // The whole state (parameters, optimizer state, step, data position) and its restore.
+  // restore() throws UserError if the state belongs to another model or optimizer.
+  TrainingState capture();
+  void restore(const TrainingState& state);
 
   const TrainConfig& config() const { return config_; }
   Backend& backend() { return *backend_; }
@@ -65,6 +82,7 @@ class Trainer {
 
  private:
   void upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data);
+  void fit_schedule();
 
   TrainConfig config_;
   const Dataset& train_;

@@ -40,17 +40,12 @@ Trainer::Trainer(const TrainConfig& config, const Dataset& train, const Dataset&
   opt.seed = config_.seed;
   optimizer_ = Optimizer::create(opt, *backend_, model_->params(), model_->grads(), model_->size());
 
-  steps_per_epoch_ = static_cast<std::int64_t>(
-      (cursor_.shard_size() + static_cast<std::size_t>(config_.batch) - 1) /
-      static_cast<std::size_t>(config_.batch));
   schedule_.base_lr = config_.lr;
   schedule_.min_lr = config_.min_lr;
   schedule_.warmup_steps = config_.warmup_steps;
-  schedule_.total_steps = total_steps();
   schedule_.decay = LrSchedule::parse_decay(config_.decay);
-  schedule_.step_every = config_.step_every > 0 ? config_.step_every : steps_per_epoch_;
   schedule_.gamma = config_.gamma;
-  schedule_.validate();
+  fit_schedule();
 
   x_ = DeviceBuffer<float>(*backend_, static_cast<std::size_t>(max_batch) * in.size());
   y_ = DeviceBuffer<std::int32_t>(*backend_, static_cast<std::size_t>(max_batch));
@@ -58,13 +53,74 @@ Trainer::Trainer(const TrainConfig& config, const Dataset& train, const Dataset&
 
 Trainer::~Trainer() = default;
 
+void Trainer::fit_schedule() {
+  const auto batch = static_cast<std::size_t>(config_.batch);
+  steps_per_epoch_ = static_cast<std::int64_t>((cursor_.shard_size() + batch - 1) / batch);
+  // The steps left in this shard's remaining epochs, after the steps already taken.
+  const double remaining_epochs = std::max(0.0, config_.epochs - progress());
+  schedule_.total_steps = std::max<std::int64_t>(
+      1, optimizer_->steps() + static_cast<std::int64_t>(remaining_epochs * steps_per_epoch_ + 0.5));
+  schedule_.step_every = config_.step_every > 0 ? config_.step_every : steps_per_epoch_;
+  schedule_.validate();
+}
+
+double Trainer::progress() const {
+  const std::size_t n = cursor_.shard_size();
+  return static_cast<double>(cursor_.epoch()) +
+         (n ? static_cast<double>(cursor_.offset()) / static_cast<double>(n) : 0.0);
+}
+
+void Trainer::reshard(int index, int count) {
+  const std::int64_t epoch = cursor_.epoch();
+  BatchCursor cursor(shard_indices(train_.size(), config_.seed, index, count), config_.seed);
+  if (cursor.shard_size() == 0) throw UserError("this peer's data shard is empty");
+  cursor.seek(epoch, 0);
+  cursor_ = std::move(cursor);
+  config_.shard_index = index;
+  config_.shard_count = count;
+  fit_schedule();
+}
+
+TrainingState Trainer::capture() {
+  TrainingState s;
+  s.model = config_.model;
+  s.optimizer = optimizer_->name();
+  s.step = optimizer_->steps();
+  s.epoch = cursor_.epoch();
+  s.offset = cursor_.offset();
+  s.params = model_->get_params();
+  s.optimizer_state.resize(optimizer_->state_size());
+  backend_->to_host(s.optimizer_state.data(), optimizer_->state(),
+                    s.optimizer_state.size() * sizeof(float));
+  return s;
+}
+
+void Trainer::restore(const TrainingState& s) {
+  if (s.model != config_.model)
+    throw UserError("the saved state is of model '" + s.model + "', this peer trains '" +
+                    config_.model + "'");
+  if (s.optimizer != optimizer_->name())
+    throw UserError("the saved state is of optimizer '" + s.optimizer + "', this peer uses '" +
+                    optimizer_->name() + "'");
+  if (s.params.size() != model_->size() || s.optimizer_state.size() != optimizer_->state_size())
+    throw UserError("the saved state's buffer sizes do not match this model");
+  model_->set_params(s.params);
+  backend_->to_device(optimizer_->state(), s.optimizer_state.data(),
+                      s.optimizer_state.size() * sizeof(float));
+  optimizer_->set_steps(s.step);
+  const std::size_t offset =
+      cursor_.shard_size() ? static_cast<std::size_t>(s.offset) % cursor_.shard_size() : 0;
+  cursor_.seek(s.epoch, offset);
+  fit_schedule();
+}
+
 void Trainer::upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data) {
   gather_batch(data, indices, host_x_, host_y_);
   x_.upload(host_x_.data(), host_x_.size());
   y_.upload(host_y_.data(), host_y_.size());
 }
 
-StepResult Trainer::step() {
+StepResult Trainer::step(const std::function<void()>& before_update) {
   const std::vector<std::uint32_t> indices = cursor_.next(config_.batch);
   const int batch = static_cast<int>(indices.size());
   upload_batch(indices, train_);
@@ -72,6 +128,7 @@ StepResult Trainer::step() {
   StepResult result;
   result.samples = batch;
   result.lr = schedule_.at(optimizer_->steps());
+  if (before_update) before_update();
   optimizer_->step(result.lr, [&] { model_->train_batch(x_.data(), y_.data(), batch); });
   result.loss = model_->last_loss();
   return result;
