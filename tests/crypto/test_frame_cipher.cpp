@@ -1,0 +1,170 @@
+// Frame sealing: every protection and cipher opens what it sealed, and nothing else -- no
+// flipped bit anywhere, no other key, no other sender, incarnation or sequence number.
+#include <doctest/doctest.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <vector>
+
+#include "chorus/swarm_key.h"
+#include "chorus/wire.h"
+#include "crypto/aes_gcm.h"
+#include "crypto/frame_cipher.h"
+
+using namespace chorus;
+using namespace chorus::wire;
+
+namespace {
+
+SwarmKey key_of(std::uint8_t b) {
+  SwarmKey::Bytes bytes;
+  bytes.fill(b);
+  return SwarmKey::from_bytes(bytes);
+}
+
+struct Sealed {
+  Header h;
+  std::vector<std::byte> head, body, plain;
+};
+
+Sealed seal(FrameCipher& c, Protection p, Cipher cipher, std::size_t body_bytes, std::uint64_t seq = 9) {
+  Sealed s;
+  s.h.type = 5;
+  s.h.swarm_id = 1;
+  s.h.sender_id = 42;
+  s.h.incarnation = 1000;
+  s.h.sequence = seq;
+  s.h.payload_bytes = body_bytes;
+  s.h.protection = p;
+  s.h.cipher = cipher;
+  const std::string addr = "tcp://127.0.0.1:1";
+  s.head.resize(head_bytes(PayloadKind::kBytes, p, addr.size()));
+  encode_head(s.h, addr, nullptr, s.head);
+  s.plain.resize(body_bytes);
+  for (std::size_t i = 0; i < body_bytes; ++i) s.plain[i] = static_cast<std::byte>(i * 7 + 1);
+  s.body = s.plain;
+  c.seal(s.h, s.head, s.plain, p == Protection::kEncrypted ? s.body.data() : nullptr);
+  return s;
+}
+
+bool open(FrameCipher& c, const Sealed& s, std::vector<std::byte>* out = nullptr) {
+  const std::size_t tag = tag_bytes(s.h.protection);
+  const std::span<const std::byte> head(s.head);
+  std::vector<std::byte> buf = s.body;
+  const bool ok = c.open(s.h, head.first(head.size() - tag), head.last(tag), s.body,
+                         s.h.protection == Protection::kEncrypted ? buf.data() : nullptr);
+  if (out) *out = buf;
+  return ok;
+}
+
+std::vector<Cipher> ciphers() {
+  std::vector<Cipher> v{Cipher::kXChaCha20Poly1305};
+  if (FrameCipher::available(Cipher::kAes256Gcm)) v.push_back(Cipher::kAes256Gcm);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sealed frames open, and encryption hides the body") {
+  FrameCipher c(key_of(1));
+  for (Cipher cipher : ciphers())
+    for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted})
+      for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{17}, std::size_t{4096}, std::size_t{100003}}) {
+        CAPTURE(cipher_name(cipher));
+        CAPTURE(protection_name(p));
+        CAPTURE(n);
+        Sealed s = seal(c, p, cipher, n);
+        if (p == Protection::kEncrypted && n >= 16) CHECK(s.body != s.plain);
+        if (p == Protection::kAuthenticated) CHECK(s.body == s.plain);
+        std::vector<std::byte> out;
+        CHECK(open(c, s, &out));
+        CHECK(out == s.plain);
+        // A second cipher object from the same key (another peer) opens it too.
+        FrameCipher other(key_of(1));
+        CHECK(open(other, s));
+      }
+}
+
+TEST_CASE("any flipped bit in head, tag or body fails to open") {
+  FrameCipher c(key_of(2));
+  for (Cipher cipher : ciphers())
+    for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted}) {
+      const Sealed s = seal(c, p, cipher, 40);
+      for (std::size_t i = 0; i < s.head.size(); ++i) {
+        Sealed t = s;
+        t.head[i] ^= std::byte{0x01};
+        CHECK_FALSE(open(c, t));
+      }
+      for (std::size_t i = 0; i < s.body.size(); ++i) {
+        Sealed t = s;
+        t.body[i] ^= std::byte{0x80};
+        CHECK_FALSE(open(c, t));
+      }
+      Sealed shorter = s;
+      shorter.body.pop_back();
+      CHECK_FALSE(open(c, shorter));
+    }
+}
+
+TEST_CASE("frames do not open under another key, sender, incarnation or sequence") {
+  FrameCipher c(key_of(3)), stranger(key_of(4));
+  for (Cipher cipher : ciphers())
+    for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted}) {
+      const Sealed s = seal(c, p, cipher, 64);
+      CHECK_FALSE(open(stranger, s));
+      for (int field = 0; field < 4; ++field) {
+        Sealed t = s;
+        if (field == 0) t.h.sender_id ^= 1;
+        if (field == 1) t.h.incarnation ^= 1;
+        if (field == 2) t.h.sequence ^= 1;
+        if (field == 3) t.h.cipher = cipher == Cipher::kAes256Gcm ? Cipher::kXChaCha20Poly1305 : Cipher::kAes256Gcm;
+        if (field == 3 && !FrameCipher::available(t.h.cipher)) continue;
+        CHECK_FALSE(open(c, t));
+      }
+      // Authenticated-only and encrypted frames use different keys: relabelling fails.
+      Sealed t = s;
+      t.h.protection = p == Protection::kEncrypted ? Protection::kAuthenticated : Protection::kEncrypted;
+      CHECK_FALSE(open(c, t));
+    }
+}
+
+TEST_CASE("the two bodies of authenticated frames cannot be swapped") {
+  FrameCipher c(key_of(5));
+  for (Cipher cipher : ciphers()) {
+    Sealed a = seal(c, Protection::kAuthenticated, cipher, 32, 100);
+    Sealed b = seal(c, Protection::kAuthenticated, cipher, 32, 101);
+    for (auto& x : b.body) x ^= std::byte{0x55};
+    c.seal(b.h, b.head, b.body, nullptr);  // b re-sealed over its new body
+    CHECK(open(c, a));
+    CHECK(open(c, b));
+    std::swap(a.body, b.body);
+    CHECK_FALSE(open(c, a));
+    CHECK_FALSE(open(c, b));
+  }
+}
+
+TEST_CASE("AES-256-GCM here agrees with libsodium's implementation") {
+  if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available() || !aes_gcm::available()) return;
+  MESSAGE("AES-256-GCM implementation: " << aes_gcm::implementation());
+  unsigned char key[32], nonce[12];
+  for (int i = 0; i < 32; ++i) key[i] = static_cast<unsigned char>(i * 3 + 1);
+  for (int i = 0; i < 12; ++i) nonce[i] = static_cast<unsigned char>(200 - i);
+  const aes_gcm::Key k(key);
+  for (std::size_t n : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{1000}, std::size_t{65537}}) {
+    std::vector<unsigned char> in(n), ad(n / 3 + 5), ours(n + 1), theirs(n + 1);
+    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<unsigned char>(i ^ (i >> 8));
+    for (std::size_t i = 0; i < ad.size(); ++i) ad[i] = static_cast<unsigned char>(i * 13);
+    unsigned char tag_ours[16], tag_theirs[16];
+    unsigned long long tag_len = 0;
+    k.encrypt(nonce, ad.data(), ad.size(), in.data(), n, ours.data(), tag_ours);
+    crypto_aead_aes256gcm_encrypt_detached(theirs.data(), tag_theirs, &tag_len, in.data(), n, ad.data(), ad.size(),
+                                           nullptr, nonce, key);
+    CHECK(std::memcmp(ours.data(), theirs.data(), n) == 0);
+    CHECK(std::memcmp(tag_ours, tag_theirs, 16) == 0);
+    std::vector<unsigned char> back(n + 1);
+    CHECK(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
+    CHECK(std::memcmp(back.data(), in.data(), n) == 0);
+    tag_ours[0] ^= 1;
+    CHECK_FALSE(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
+  }
+}
