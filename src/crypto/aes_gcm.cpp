@@ -2,11 +2,13 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 
 #include "chorus/error.h"
 #include "chorus_config.h"
+#include "crypto/aes_gcm_vaes.h"
 
 #if CHORUS_HAVE_OPENSSL
 #include <openssl/evp.h>
@@ -14,9 +16,14 @@
 
 namespace chorus::aes_gcm {
 
-#if CHORUS_HAVE_OPENSSL
-
 namespace {
+
+// GCM's limit on one message: 2^32 - 2 counter blocks (NIST SP 800-38D 5.2.1.1).
+constexpr std::size_t kMaxMessageBytes = (std::size_t{1} << 36) - 32;
+
+bool use_vaes() { return vaes::supported(); }
+
+#if CHORUS_HAVE_OPENSSL
 const EVP_CIPHER* cipher() {
   static EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
   return c;
@@ -32,20 +39,53 @@ EVP_CIPHER_CTX* thread_context() {
 }
 // EVP's lengths are ints: feed long inputs in pieces.
 constexpr std::size_t kPiece = std::size_t{1} << 30;
+
+bool fallback_available() { return cipher() != nullptr; }
+#else
+bool fallback_available() { return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available(); }
+#endif
+
 }  // namespace
 
 struct Key::State {
+  vaes::Schedule vaes;  // when use_vaes()
+#if CHORUS_HAVE_OPENSSL
   unsigned char raw[32];
+#else
+  alignas(16) crypto_aead_aes256gcm_state sodium;
+#endif
 };
 
-bool available() { return cipher() != nullptr; }
-const char* implementation() { return "openssl"; }
+bool available() { return use_vaes() || fallback_available(); }
 
-Key::Key(const unsigned char raw[32]) : state_(std::make_unique<State>()) { std::memcpy(state_->raw, raw, 32); }
-Key::~Key() { sodium_memzero(state_->raw, sizeof state_->raw); }
+const char* implementation() {
+  if (use_vaes()) return "vaes";
+  return CHORUS_HAVE_OPENSSL ? "openssl" : "libsodium";
+}
+
+Key::Key(const unsigned char raw[32]) : state_(std::make_unique<State>()) {
+  if (use_vaes()) {
+    vaes::expand(raw, state_->vaes);
+    return;
+  }
+#if CHORUS_HAVE_OPENSSL
+  std::memcpy(state_->raw, raw, 32);
+#else
+  CHORUS_CHECK(available(), "AES-256-GCM needs AES-NI with libsodium");
+  crypto_aead_aes256gcm_beforenm(&state_->sodium, raw);
+#endif
+}
+
+Key::~Key() { sodium_memzero(state_.get(), sizeof(State)); }
 
 void Key::encrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
                   std::size_t n, unsigned char* out, unsigned char tag[16]) const {
+  CHORUS_CHECK(n <= kMaxMessageBytes, "AES-256-GCM message longer than GCM allows");
+  if (use_vaes()) {
+    vaes::seal(state_->vaes, nonce, ad, ad_len, in, n, out, tag);
+    return;
+  }
+#if CHORUS_HAVE_OPENSSL
   EVP_CIPHER_CTX* c = thread_context();
   CHORUS_CHECK(c && cipher(), "OpenSSL AES-256-GCM unavailable");
   int len = 0;
@@ -57,10 +97,20 @@ void Key::encrypt(const unsigned char nonce[12], const unsigned char* ad, std::s
   unsigned char scratch[16];
   ok = ok && EVP_EncryptFinal_ex(c, scratch, &len) == 1 && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
   CHORUS_CHECK(ok, "OpenSSL AES-256-GCM encryption failed");
+#else
+  static const unsigned char zero = 0;
+  unsigned char dummy = 0;
+  unsigned long long tag_len = 0;
+  crypto_aead_aes256gcm_encrypt_detached_afternm(n ? out : &dummy, tag, &tag_len, n ? in : &zero, n,
+                                                 ad_len ? ad : &zero, ad_len, nullptr, nonce, &state_->sodium);
+#endif
 }
 
 bool Key::decrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
                   std::size_t n, unsigned char* out, const unsigned char tag[16]) const {
+  if (n > kMaxMessageBytes) return false;
+  if (use_vaes()) return vaes::open(state_->vaes, nonce, ad, ad_len, in, n, out, tag);
+#if CHORUS_HAVE_OPENSSL
   EVP_CIPHER_CTX* c = thread_context();
   if (!c || !cipher()) return false;
   int len = 0;
@@ -75,40 +125,12 @@ bool Key::decrypt(const unsigned char nonce[12], const unsigned char* ad, std::s
   ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, expected) == 1 &&
        EVP_DecryptFinal_ex(c, scratch, &len) > 0;  // constant-time tag comparison inside
   return ok;
-}
-
-#else  // libsodium
-
-struct Key::State {
-  alignas(16) crypto_aead_aes256gcm_state state;
-};
-
-bool available() { return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available(); }
-const char* implementation() { return "libsodium"; }
-
-Key::Key(const unsigned char raw[32]) : state_(std::make_unique<State>()) {
-  CHORUS_CHECK(available(), "AES-256-GCM needs AES-NI with libsodium");
-  crypto_aead_aes256gcm_beforenm(&state_->state, raw);
-}
-Key::~Key() { sodium_memzero(&state_->state, sizeof state_->state); }
-
-void Key::encrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
-                  std::size_t n, unsigned char* out, unsigned char tag[16]) const {
-  static const unsigned char zero = 0;
-  unsigned char dummy = 0;
-  unsigned long long tag_len = 0;
-  crypto_aead_aes256gcm_encrypt_detached_afternm(n ? out : &dummy, tag, &tag_len, n ? in : &zero, n,
-                                                 ad_len ? ad : &zero, ad_len, nullptr, nonce, &state_->state);
-}
-
-bool Key::decrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
-                  std::size_t n, unsigned char* out, const unsigned char tag[16]) const {
+#else
   static const unsigned char zero = 0;
   unsigned char dummy = 0;
   return crypto_aead_aes256gcm_decrypt_detached_afternm(n ? out : &dummy, nullptr, n ? in : &zero, n, tag,
-                                                        ad_len ? ad : &zero, ad_len, nonce, &state_->state) == 0;
-}
-
+                                                        ad_len ? ad : &zero, ad_len, nonce, &state_->sodium) == 0;
 #endif
+}
 
 }  // namespace chorus::aes_gcm

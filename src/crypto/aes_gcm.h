@@ -1,12 +1,13 @@
 #pragma once
 // AES-256-GCM (12-byte nonce, 16-byte tag) for frame sealing, from the fastest implementation
-// built in: OpenSSL's libcrypto when chorus is built with it (VAES/AVX-512 code paths, about
-// three times libsodium 1.0.18's AES-NI code on this kind of CPU), else libsodium's
-// crypto_aead_aes256gcm (which needs AES-NI and PCLMUL). Both compute the same standard
-// AES-256-GCM, so peers built either way interoperate (tests/crypto checks one against the
-// other).
+// this CPU runs: chorus's own VAES + VPCLMULQDQ + AVX-512 code (aes_gcm_vaes.h, ~0.065 ns/byte
+// on a Sapphire Rapids class core) where the CPU has those, else OpenSSL's libcrypto when
+// chorus is built with it, else libsodium's crypto_aead_aes256gcm (which needs AES-NI and
+// PCLMUL). All compute the same standard AES-256-GCM, so peers built or running either way
+// interoperate (tests/crypto checks them against OpenSSL and the NIST vectors).
 //
-// Thread-safe: keys are immutable after construction; per-call state is per thread.
+// Thread-safe: keys are immutable after construction; per-call state is per thread. Keys wipe
+// their expanded schedule when destroyed.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,7 +16,7 @@ namespace chorus::aes_gcm {
 
 // True when this build can run AES-256-GCM here at all.
 bool available();
-// "openssl" or "libsodium".
+// "vaes", "openssl" or "libsodium".
 const char* implementation();
 
 class Key {
@@ -25,11 +26,12 @@ class Key {
   Key(const Key&) = delete;
   Key& operator=(const Key&) = delete;
 
-  // Encrypts n bytes of `in` to `out` (may be the same) and writes the tag. With n == 0 this
-  // is GMAC over `ad`.
+  // Encrypts n bytes of `in` to `out` (the same buffer or one not overlapping it) and writes
+  // the tag. With n == 0 this is GMAC over `ad`. n must not exceed GCM's 2^36 - 32 bytes.
   void encrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
                std::size_t n, unsigned char* out, unsigned char tag[16]) const;
-  // Verifies and decrypts; false when the tag does not verify (then `out` must not be used).
+  // Verifies and decrypts; false when the tag does not verify (then `out` must not be used:
+  // depending on the implementation it holds zeros or unverified plaintext).
   bool decrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
                std::size_t n, unsigned char* out, const unsigned char tag[16]) const;
 

@@ -1,0 +1,312 @@
+// The VAES AES-256-GCM must be standard AES-256-GCM, byte for byte: the GCM specification's
+// AES-256 test vectors, then thousands of random keys, nonces and lengths (every message length
+// 0..599, random ones up to 5000, a few MiB) compared with OpenSSL's EVP AES-256-GCM (libsodium's
+// crypto_aead_aes256gcm when chorus is built without OpenSSL), in place and out of place, at odd
+// alignments, never writing outside the output. Opening must refuse every single flipped bit
+// of ciphertext, tag, associated data and nonce, and leave no plaintext behind. Skipped on
+// CPUs without VAES/VPCLMULQDQ/AVX-512.
+#include <doctest/doctest.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "chorus_config.h"
+#include "crypto/aes_gcm.h"
+#include "crypto/aes_gcm_vaes.h"
+#include "test_util.h"
+
+#if CHORUS_HAVE_OPENSSL
+#include <openssl/evp.h>
+#endif
+
+using namespace chorus::aes_gcm;
+using Bytes = std::vector<unsigned char>;
+
+namespace {
+
+void require_vaes() {
+  if (!vaes::supported()) chorus_test::skip("this CPU lacks VAES/VPCLMULQDQ/AVX-512; the VAES AES-GCM cannot run");
+}
+
+Bytes hex(const std::string& s) {
+  Bytes b(s.size() / 2);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<unsigned char>(std::stoi(s.substr(2 * i, 2), nullptr, 16));
+  return b;
+}
+
+// Independent AES-256-GCM: ciphertext followed by the tag.
+Bytes reference_seal(const Bytes& key, const Bytes& nonce, const Bytes& ad, const Bytes& plain) {
+  Bytes out(plain.size() + 16);
+#if CHORUS_HAVE_OPENSSL
+  EVP_CIPHER_CTX* c = EVP_CIPHER_CTX_new();
+  REQUIRE(c != nullptr);
+  int len = 0;
+  bool ok = EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), nullptr, key.data(), nonce.data()) == 1;
+  if (!ad.empty()) ok = ok && EVP_EncryptUpdate(c, nullptr, &len, ad.data(), static_cast<int>(ad.size())) == 1;
+  if (!plain.empty())
+    ok = ok && EVP_EncryptUpdate(c, out.data(), &len, plain.data(), static_cast<int>(plain.size())) == 1;
+  unsigned char scratch[16];
+  ok = ok && EVP_EncryptFinal_ex(c, scratch, &len) == 1 &&
+       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, out.data() + plain.size()) == 1;
+  EVP_CIPHER_CTX_free(c);
+  REQUIRE(ok);
+#else
+  if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available()) chorus_test::skip("no reference AES-256-GCM");
+  static const unsigned char zero = 0;
+  unsigned char dummy = 0;
+  unsigned long long tag_len = 0;
+  crypto_aead_aes256gcm_encrypt_detached(plain.empty() ? &dummy : out.data(), out.data() + plain.size(), &tag_len,
+                                         plain.empty() ? &zero : plain.data(), plain.size(),
+                                         ad.empty() ? &zero : ad.data(), ad.size(), nullptr, nonce.data(), key.data());
+#endif
+  return out;
+}
+
+Bytes random_bytes(std::mt19937_64& rng, std::size_t n) {
+  Bytes b(n);
+  for (auto& x : b) x = static_cast<unsigned char>(rng());
+  return b;
+}
+
+constexpr unsigned char kGuard = 0xa5;
+constexpr std::size_t kGuardBytes = 80;
+
+// A buffer with `offset` guard bytes before the data and kGuardBytes after, to catch stray
+// writes and to vary alignment.
+struct Guarded {
+  Bytes storage;
+  std::size_t offset;
+  Guarded(std::size_t n, std::size_t off) : storage(off + n + kGuardBytes, kGuard), offset(off) {}
+  unsigned char* data() { return storage.data() + offset; }
+  std::size_t size() const { return storage.size() - offset - kGuardBytes; }
+  Bytes contents() const { return Bytes(storage.begin() + offset, storage.end() - kGuardBytes); }
+  bool guards_intact() const {
+    for (std::size_t i = 0; i < offset; ++i)
+      if (storage[i] != kGuard) return false;
+    for (std::size_t i = storage.size() - kGuardBytes; i < storage.size(); ++i)
+      if (storage[i] != kGuard) return false;
+    return true;
+  }
+};
+
+// Seals `plain` with the VAES code out of place and in place, opens the result both ways, and
+// checks everything against the reference.
+void check_against_reference(const Bytes& key, const Bytes& nonce, const Bytes& ad, const Bytes& plain,
+                             std::size_t in_offset, std::size_t out_offset) {
+  const std::size_t n = plain.size();
+  const Bytes expected = reference_seal(key, nonce, ad, plain);
+  const Bytes expected_ct(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(n));
+  const Bytes expected_tag(expected.end() - 16, expected.end());
+  vaes::Schedule s;
+  vaes::expand(key.data(), s);
+
+  // Out of place.
+  Guarded in(n, in_offset), out(n, out_offset);
+  if (n) std::memcpy(in.data(), plain.data(), n);
+  unsigned char tag[16];
+  vaes::seal(s, nonce.data(), ad.data(), ad.size(), in.data(), n, out.data(), tag);
+  REQUIRE(out.contents() == expected_ct);
+  REQUIRE(Bytes(tag, tag + 16) == expected_tag);
+  REQUIRE(out.guards_intact());
+  REQUIRE(in.contents() == plain);
+
+  // In place.
+  Guarded both(n, out_offset);
+  if (n) std::memcpy(both.data(), plain.data(), n);
+  unsigned char tag2[16];
+  vaes::seal(s, nonce.data(), ad.data(), ad.size(), both.data(), n, both.data(), tag2);
+  REQUIRE(both.contents() == expected_ct);
+  REQUIRE(Bytes(tag2, tag2 + 16) == expected_tag);
+  REQUIRE(both.guards_intact());
+
+  // Open out of place, then in place.
+  Guarded back(n, in_offset);
+  REQUIRE(vaes::open(s, nonce.data(), ad.data(), ad.size(), out.data(), n, back.data(), expected_tag.data()));
+  REQUIRE(back.contents() == plain);
+  REQUIRE(back.guards_intact());
+  REQUIRE(vaes::open(s, nonce.data(), ad.data(), ad.size(), both.data(), n, both.data(), expected_tag.data()));
+  REQUIRE(both.contents() == plain);
+  REQUIRE(both.guards_intact());
+}
+
+struct Vector {
+  const char *key, *nonce, *ad, *plain, *cipher, *tag;
+};
+
+// The GCM specification's AES-256 test cases 13-16 (McGrew & Viega, "The Galois/Counter Mode
+// of Operation", as submitted to NIST).
+const Vector kSpecVectors[] = {
+    {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", "", "", "",
+     "530f8afbc74536b9a963b4f1c4cb738b"},
+    {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", "",
+     "00000000000000000000000000000000", "cea7403d4d606b6e074ec5d3baf39d18", "d0d1c8a799996bf0265b98b5d48ab919"},
+    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888", "",
+     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
+     "b094dac5d93471bdec1a502270e3cc6c"},
+    {"feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+     "76fc6ece0f4e1768cddf8853bb2d551b"},
+};
+
+}  // namespace
+
+TEST_CASE("VAES AES-256-GCM reproduces the GCM specification's AES-256 test vectors") {
+  require_vaes();
+  for (const Vector& v : kSpecVectors) {
+    const Bytes key = hex(v.key), nonce = hex(v.nonce), ad = hex(v.ad), plain = hex(v.plain);
+    const Bytes cipher = hex(v.cipher), tag = hex(v.tag);
+    CAPTURE(v.tag);
+    vaes::Schedule s;
+    vaes::expand(key.data(), s);
+    Bytes out(plain.size());
+    unsigned char got[16];
+    vaes::seal(s, nonce.data(), ad.data(), ad.size(), plain.data(), plain.size(), out.data(), got);
+    CHECK(out == cipher);
+    CHECK(Bytes(got, got + 16) == tag);
+    Bytes back(plain.size());
+    CHECK(vaes::open(s, nonce.data(), ad.data(), ad.size(), cipher.data(), cipher.size(), back.data(), tag.data()));
+    CHECK(back == plain);
+    // The reference agrees too (it is what the random tests below trust).
+    CHECK(reference_seal(key, nonce, ad, plain) == [&] {
+      Bytes ct_tag = cipher;
+      ct_tag.insert(ct_tag.end(), tag.begin(), tag.end());
+      return ct_tag;
+    }());
+  }
+}
+
+TEST_CASE("VAES AES-256-GCM matches the reference for random keys, nonces and lengths") {
+  require_vaes();
+  std::mt19937_64 rng(0x6763'6d2d'7661'6573ull);
+  for (int trial = 0; trial < 4000; ++trial) {
+    const std::size_t n = trial < 600 ? static_cast<std::size_t>(trial) : rng() % 5001;
+    const std::size_t ad_len = trial % 4 == 0 ? rng() % 700 : rng() % 80;
+    const Bytes key = random_bytes(rng, 32), nonce = random_bytes(rng, 12);
+    const Bytes ad = random_bytes(rng, ad_len), plain = random_bytes(rng, n);
+    const std::size_t in_offset = rng() % 64, out_offset = rng() % 64;
+    CAPTURE(trial);
+    CAPTURE(n);
+    CAPTURE(ad_len);
+    CAPTURE(in_offset);
+    CAPTURE(out_offset);
+    check_against_reference(key, nonce, ad, plain, in_offset, out_offset);
+  }
+}
+
+TEST_CASE("VAES AES-256-GCM matches the reference on MiB messages and long associated data") {
+  require_vaes();
+  std::mt19937_64 rng(77);
+  const std::size_t sizes[] = {std::size_t{1} << 20, (std::size_t{3} << 20) + 17, (std::size_t{4} << 20) + 255,
+                               (std::size_t{2} << 20) - 1};
+  for (std::size_t n : sizes) {
+    CAPTURE(n);
+    const Bytes key = random_bytes(rng, 32), nonce = random_bytes(rng, 12);
+    const Bytes ad = random_bytes(rng, rng() % 2000), plain = random_bytes(rng, n);
+    check_against_reference(key, nonce, ad, plain, rng() % 64, rng() % 64);
+  }
+  // GMAC (empty message) over a MiB of associated data, as authenticated-only frames use it.
+  const Bytes key = random_bytes(rng, 32), nonce = random_bytes(rng, 12);
+  check_against_reference(key, nonce, random_bytes(rng, (std::size_t{1} << 20) + 5), {}, 0, 0);
+}
+
+TEST_CASE("VAES AES-256-GCM refuses every flipped bit and leaves no plaintext") {
+  require_vaes();
+  std::mt19937_64 rng(5);
+  const std::pair<std::size_t, std::size_t> shapes[] = {{100, 37}, {0, 300}, {300, 0}, {1, 1}};
+  for (const auto& shape : shapes) {
+    const std::size_t n = shape.first, ad_len = shape.second;
+    CAPTURE(n);
+    CAPTURE(ad_len);
+    const Bytes key = random_bytes(rng, 32), nonce = random_bytes(rng, 12);
+    const Bytes ad = random_bytes(rng, ad_len), plain = random_bytes(rng, n);
+    vaes::Schedule s;
+    vaes::expand(key.data(), s);
+    Bytes ct(n);
+    unsigned char tag[16];
+    vaes::seal(s, nonce.data(), ad.data(), ad.size(), plain.data(), n, ct.data(), tag);
+    Bytes out(n);
+    REQUIRE(vaes::open(s, nonce.data(), ad.data(), ad.size(), ct.data(), n, out.data(), tag));
+    REQUIRE(out == plain);
+
+    const Bytes zeros(n, 0);
+    auto refused = [&](const Bytes& c, const Bytes& a, const Bytes& no, const unsigned char* t) {
+      Bytes o(n, 0x5c);
+      const bool ok = vaes::open(s, no.data(), a.data(), a.size(), c.data(), n, o.data(), t);
+      return !ok && o == zeros;
+    };
+    for (std::size_t bit = 0; bit < 8 * n; ++bit) {
+      Bytes c = ct;
+      c[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+      CAPTURE(bit);
+      REQUIRE(refused(c, ad, nonce, tag));
+    }
+    for (std::size_t bit = 0; bit < 8 * ad_len; ++bit) {
+      Bytes a = ad;
+      a[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+      CAPTURE(bit);
+      REQUIRE(refused(ct, a, nonce, tag));
+    }
+    for (std::size_t bit = 0; bit < 128; ++bit) {
+      unsigned char t[16];
+      std::memcpy(t, tag, 16);
+      t[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+      CAPTURE(bit);
+      REQUIRE(refused(ct, ad, nonce, t));
+    }
+    for (std::size_t bit = 0; bit < 96; ++bit) {
+      Bytes no = nonce;
+      no[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+      CAPTURE(bit);
+      REQUIRE(refused(ct, ad, no, tag));
+    }
+    // Another key, and a truncated or extended associated data.
+    Bytes other_key = key;
+    other_key[31] ^= 1;
+    vaes::Schedule other;
+    vaes::expand(other_key.data(), other);
+    Bytes o(n);
+    CHECK_FALSE(vaes::open(other, nonce.data(), ad.data(), ad.size(), ct.data(), n, o.data(), tag));
+    Bytes longer_ad = ad;
+    longer_ad.push_back(0);
+    CHECK(refused(ct, longer_ad, nonce, tag));
+    if (ad_len) CHECK(refused(ct, Bytes(ad.begin(), ad.end() - 1), nonce, tag));
+    // In place: a forged frame leaves zeros, not plaintext, in the buffer.
+    if (n) {
+      Bytes buf = ct;
+      buf[0] ^= 0x80;
+      CHECK_FALSE(vaes::open(s, nonce.data(), ad.data(), ad.size(), buf.data(), n, buf.data(), tag));
+      CHECK(buf == zeros);
+    }
+  }
+}
+
+TEST_CASE("aes_gcm::Key uses the VAES code here and agrees with the reference") {
+  require_vaes();
+  CHECK(available());
+  CHECK(std::string(implementation()) == "vaes");
+  std::mt19937_64 rng(11);
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{64}, std::size_t{1000}, std::size_t{1} << 20}) {
+    CAPTURE(n);
+    const Bytes raw = random_bytes(rng, 32), nonce = random_bytes(rng, 12);
+    const Bytes ad = random_bytes(rng, 120), plain = random_bytes(rng, n);
+    const Key key(raw.data());
+    Bytes out(n + 16);
+    key.encrypt(nonce.data(), ad.data(), ad.size(), plain.data(), n, out.data(), out.data() + n);
+    CHECK(out == reference_seal(raw, nonce, ad, plain));
+    Bytes back(n);
+    CHECK(key.decrypt(nonce.data(), ad.data(), ad.size(), out.data(), n, back.data(), out.data() + n));
+    CHECK(back == plain);
+    out[n] ^= 1;
+    CHECK_FALSE(key.decrypt(nonce.data(), ad.data(), ad.size(), out.data(), n, back.data(), out.data() + n));
+  }
+}
