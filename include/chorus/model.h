@@ -84,7 +84,12 @@ class Model {
   void set_params(const std::vector<float>& host);
 
   double forward_flops_per_sample() const;
-  double train_flops_per_sample() const { return 3.0 * forward_flops_per_sample(); }
+  // Forward, plus backward's weight and input gradients (about twice the forward), less the
+  // first layer's input gradient, which is never computed.
+  double train_flops_per_sample() const {
+    return 3.0 * forward_flops_per_sample() -
+           (layers_.empty() ? 0.0 : layers_.front()->forward_flops_per_sample());
+  }
 
  private:
   void forward(const float* x, int batch);
