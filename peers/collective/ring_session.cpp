@@ -1,0 +1,78 @@
+#include "peers/collective/ring_session.h"
+
+#include <fmt/format.h>
+
+#include "chorus/hash_order.h"
+
+namespace chorus {
+
+RingView ring_view(const View& view) {
+  RingView r;
+  r.number = view.number;
+  for (std::size_t i : hash_order(view)) r.members.push_back({view.members[i].id, view.members[i].address});
+  return r;
+}
+
+RingView group_ring_view(const View& view, const GroupRule& rule, PeerId self, std::string* group_name) {
+  RingView r;
+  r.number = view.number;
+  const int me = view.index_of(self);
+  if (me < 0) return r;
+  const std::vector<Group> groups = make_groups(view, rule);
+  const Group& g = groups[group_of(groups, static_cast<std::size_t>(me))];
+  for (std::size_t i : g.members) r.members.push_back({view.members[i].id, view.members[i].address});
+  if (group_name) *group_name = g.name;
+  return r;
+}
+
+RingSession::RingSession(PeerServices& services, std::chrono::milliseconds timeout)
+    : services_(services), ring_(services.transport), rule_(parse_group_rule(services.options.groups)),
+      timeout_(timeout) {}
+
+CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::uint64_t round) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Membership& membership = services_.membership;
+  const PeerId self = services_.transport.id();
+  std::string group = scope == Scope::resync ? "resync" : "global";
+  if (scope == Scope::group) group_ring_view(membership.view(), rule_, self, &group);
+
+  CollectiveRequest req;
+  req.scope = collective_scope(scope == Scope::group ? "group:" + group : group);
+  req.op = ReduceOp::average;
+  req.timeout = timeout_;
+  req.alive = [&membership](PeerId id) { return membership.is_member(id); };
+  if (scope != Scope::group) req.view = [&membership] { return ring_view(membership.view()); };
+  else req.view = [&membership, this, self] { return group_ring_view(membership.view(), rule_, self); };
+
+  std::int64_t& offset = offset_[scope == Scope::group ? 1 : 0];
+  req.round = static_cast<std::uint64_t>(static_cast<std::int64_t>(round) + offset);
+  CollectiveOutcome out;
+  std::uint64_t sent = 0, received = 0;
+  for (int skips = 0;; ++skips) {
+    out = ring_.allreduce(data, req);
+    sent += out.bytes_sent;
+    received += out.bytes_received;
+    if (out.status != CollectiveStatus::skipped || skips >= 8) break;
+    // The others are at a later round: take part in theirs, with these values.
+    offset += static_cast<std::int64_t>(out.round) - static_cast<std::int64_t>(req.round);
+    req.round = out.round;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  services_.stats.bytes_sent += sent;
+  services_.stats.bytes_recv += received;
+  services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
+  services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
+  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || offset != 0)
+    services_.log.event("collective", {{"scope", group},
+                                       {"round", req.round},
+                                       {"status", collective_status_name(out.status)},
+                                       {"attempts", out.attempts},
+                                       {"contributors", out.contributors},
+                                       {"from_peer", out.from_peer},
+                                       {"round_offset", offset},
+                                       {"seconds", seconds},
+                                       {"detail", out.detail}});
+  return out;
+}
+
+}  // namespace chorus

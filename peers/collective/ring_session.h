@@ -1,0 +1,54 @@
+#pragma once
+// RingSession: what the ring-family strategies (allreduce, kavg, hier) share — one
+// RingAllreduce on the peer's transport; the members of a collective from the membership view
+// (all members in hash order, or this peer's group from the topology module); the rounds; the
+// statistics and the log lines.
+//
+// Rounds: a strategy names each collective by a round it derives from its step (step, or
+// step / k), so members that started together agree. A member whose count differs (it joined
+// through state transfer while the others kept training) is told the others' round by the
+// collective (CollectiveStatus::skipped) and joins that round at once with the same values;
+// the session keeps the difference as an offset, so its later rounds line up too.
+//
+// Blocking: average() blocks the training thread until the round is done, skipped or failed
+// (bounded by `timeout`; a dead member costs the time membership needs to declare it dead).
+// A failed round leaves the values unchanged and is logged; training goes on. Training thread only.
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "chorus/groups.h"
+#include "chorus/ring_allreduce.h"
+#include "chorus/strategy.h"
+
+namespace chorus {
+
+// The members of a collective over all of `view`, in hash order.
+RingView ring_view(const View& view);
+// The members of the group holding `self` (empty when `self` is not in the view).
+RingView group_ring_view(const View& view, const GroupRule& rule, PeerId self, std::string* group_name = nullptr);
+
+class RingSession {
+ public:
+  // global: all members; group: this peer's group; resync: all members, a collective of its
+  // own (for parameters, beside a global collective of gradients with the same round).
+  enum class Scope { global, group, resync };
+
+  explicit RingSession(PeerServices& services, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  // Averages `data` over the scope's members for collective `round`.
+  CollectiveOutcome average(std::span<float> data, Scope scope, std::uint64_t round);
+  // Answers other members between collectives (every step), or for `for_at_least` when
+  // leaving (a member that lost the last round may still ask for its result).
+  void serve(std::chrono::milliseconds for_at_least = std::chrono::milliseconds(0)) { ring_.serve(for_at_least); }
+
+ private:
+  PeerServices& services_;
+  RingAllreduce ring_;
+  GroupRule rule_;
+  std::chrono::milliseconds timeout_;
+  std::int64_t offset_[2] = {0, 0};  // all members, group: the others' round minus ours
+};
+
+}  // namespace chorus

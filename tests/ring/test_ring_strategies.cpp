@@ -1,0 +1,190 @@
+// The ring-family strategies through the Strategy interface, as the peer runtime drives them:
+// in-process transports, real SWIM membership, an mlp on the CPU backend, and a hand-written
+// training step (member-specific gradients, then x -= lr * g) so the expected parameters are
+// known. allreduce keeps every member's parameters identical; kavg makes them identical every
+// K steps; hier within each group every K1 steps and across all every K2.
+#include <doctest/doctest.h>
+
+#include <barrier>
+#include <chrono>
+#include <thread>
+
+#include "chorus/backend.h"
+#include "chorus/groups.h"
+#include "chorus/inproc_transport.h"
+#include "chorus/membership.h"
+#include "chorus/model.h"
+#include "chorus/strategy.h"
+#include "chorus/error.h"
+#include "peers/collective/ring_session.h"
+
+using namespace chorus;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Peer {
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<Membership> membership;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<HostParams> params;
+  RunLog log;
+  CommStats stats;
+  std::unique_ptr<PeerServices> services;
+  std::unique_ptr<Strategy> strategy;
+};
+
+class Swarm {
+ public:
+  Swarm(std::size_t n, StrategyOptions options, const std::string& tag) : hub_(std::make_shared<InprocHub>()) {
+    for (std::size_t i = 0; i < n; ++i) {
+      auto p = std::make_unique<Peer>();
+      TransportConfig c;
+      c.address = "inproc://strategy-" + tag + "-" + std::to_string(i);
+      c.log = [](const std::string&) {};
+      p->transport = make_inproc_transport(hub_, c);
+      std::vector<std::string> seeds;
+      if (i > 0) seeds.push_back("inproc://strategy-" + tag + "-0");
+      p->membership = std::make_unique<Membership>(*p->transport, Member{p->transport->id(), c.address, "", 0},
+                                                   seeds, MembershipTimings::loopback());
+      peers_.push_back(std::move(p));
+    }
+    for (auto& p : peers_) p->membership->start();
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    for (auto& p : peers_)
+      while (p->membership->view().size() < n && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    for (auto& p : peers_) {
+      REQUIRE(p->membership->view().size() == n);
+      p->backend = make_backend("cpu");
+      p->model = Model::create("mlp", *p->backend, 4, 1234);
+      p->params = std::make_unique<HostParams>(*p->model);
+      p->services = std::make_unique<PeerServices>(
+          PeerServices{*p->transport, *p->membership, *p->model, *p->params, p->log, p->stats, options, 1});
+      p->strategy = make_strategy(*p->services);
+    }
+  }
+  ~Swarm() {
+    for (auto& p : peers_) p->membership->stop();
+  }
+
+  // Runs `steps` training steps on every member (one thread each); after each step the member
+  // records its parameters when `record(step)` says so.
+  std::vector<std::vector<std::vector<float>>> train(std::int64_t steps, const std::function<bool(std::int64_t)>& record) {
+    std::vector<std::vector<std::vector<float>>> snapshots(peers_.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < peers_.size(); ++i)
+      threads.emplace_back([&, i] {
+        Peer& p = *peers_[i];
+        const std::size_t n = p.model->size();
+        for (std::int64_t step = 1; step <= steps; ++step) {
+          float* g = p.model->grads();
+          for (std::size_t k = 0; k < n; ++k)
+            g[k] = 1e-3f * static_cast<float>(static_cast<int>((k * 13 + i * 101 + step * 7) % 41) - 20);
+          p.strategy->before_update(step);
+          float* x = p.model->params();
+          for (std::size_t k = 0; k < n; ++k) x[k] -= 0.1f * g[k];
+          p.strategy->after_update(step);
+          if (record(step)) snapshots[i].push_back(p.model->get_params());
+        }
+        p.strategy->finish();
+      });
+    for (auto& t : threads) t.join();
+    return snapshots;
+  }
+
+  std::size_t size() const { return peers_.size(); }
+  Peer& peer(std::size_t i) { return *peers_[i]; }
+
+ private:
+  std::shared_ptr<InprocHub> hub_;
+  std::vector<std::unique_ptr<Peer>> peers_;
+};
+
+}  // namespace
+
+TEST_CASE("allreduce: every member applies the same averaged gradient") {
+  StrategyOptions o;
+  o.name = "allreduce";
+  Swarm swarm(3, o, "allreduce");
+  const auto snaps = swarm.train(6, [](std::int64_t) { return true; });
+  for (std::size_t s = 0; s < 6; ++s) {
+    CAPTURE(s);
+    CHECK(snaps[1][s] == snaps[0][s]);
+    CHECK(snaps[2][s] == snaps[0][s]);
+  }
+  // And not the parameters of a member training alone: the gradients were really averaged.
+  auto alone = Model::create("mlp", *swarm.peer(0).backend, 4, 1234)->get_params();
+  for (std::int64_t step = 1; step <= 6; ++step)
+    for (std::size_t k = 0; k < alone.size(); ++k) {
+      float avg = 0;
+      for (std::size_t i = 0; i < 3; ++i)
+        avg += 1e-3f * static_cast<float>(static_cast<int>((k * 13 + i * 101 + step * 7) % 41) - 20);
+      alone[k] -= 0.1f * avg * static_cast<float>(1.0 / 3.0);
+    }
+  double far = 0;
+  for (std::size_t k = 0; k < alone.size(); ++k) far = std::max(far, double(std::abs(alone[k] - snaps[0][5][k])));
+  CHECK(far < 1e-5);
+  CHECK(swarm.peer(0).stats.bytes_sent > 0);
+}
+
+TEST_CASE("kavg: parameters agree every K steps and drift in between") {
+  StrategyOptions o;
+  o.name = "kavg";
+  o.k = 3;
+  Swarm swarm(3, o, "kavg");
+  const auto snaps = swarm.train(7, [](std::int64_t) { return true; });
+  for (std::size_t s : {2, 5}) {  // after steps 3 and 6
+    CHECK(snaps[1][s] == snaps[0][s]);
+    CHECK(snaps[2][s] == snaps[0][s]);
+  }
+  for (std::size_t s : {0, 3, 6}) CHECK(snaps[1][s] != snaps[0][s]);  // steps 1, 4, 7: local steps
+}
+
+TEST_CASE("hier: groups agree every K1 steps, everybody every K2") {
+  StrategyOptions o;
+  o.name = "hier";
+  o.k1 = 2;
+  o.k2 = 4;
+  o.groups = "size:2";
+  Swarm swarm(4, o, "hier");
+  const auto snaps = swarm.train(4, [](std::int64_t) { return true; });
+  const View view = swarm.peer(0).membership->view();
+  const auto groups = make_groups(view, parse_group_rule("size:2"));
+  REQUIRE(groups.size() == 2);
+  const auto index_of = [&](std::size_t member) {
+    for (std::size_t i = 0; i < swarm.size(); ++i)
+      if (swarm.peer(i).transport->id() == view.members[member].id) return i;
+    return swarm.size();
+  };
+  for (const Group& g : groups) {
+    const std::size_t a = index_of(g.members[0]), b = index_of(g.members[1]);
+    CHECK(snaps[a][1] == snaps[b][1]);  // step 2: the group averaged
+  }
+  const std::size_t a0 = index_of(groups[0].members[0]), b0 = index_of(groups[1].members[0]);
+  CHECK(snaps[a0][1] != snaps[b0][1]);  // ... but not across groups
+  for (std::size_t i = 1; i < swarm.size(); ++i) CHECK(snaps[i][3] == snaps[0][3]);  // step 4: everybody
+}
+
+TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
+  auto hub = std::make_shared<InprocHub>();
+  TransportConfig c;
+  c.address = "inproc://hier-bad";
+  c.log = [](const std::string&) {};
+  auto t = make_inproc_transport(hub, c);
+  Membership m(*t, Member{t->id(), c.address, "", 0}, {}, MembershipTimings::loopback());
+  auto backend = make_backend("cpu");
+  auto model = Model::create("mlp", *backend, 4, 1);
+  HostParams params(*model);
+  RunLog log;
+  CommStats stats;
+  StrategyOptions o;
+  o.name = "hier";
+  o.k1 = 3;
+  o.k2 = 4;
+  PeerServices services{*t, m, *model, params, log, stats, o, 1};
+  CHECK_THROWS_AS(make_strategy(services), UserError);
+  services.options.name = "kavg";
+  services.options.k = 0;
+  CHECK_THROWS_AS(make_strategy(services), UserError);
+}
