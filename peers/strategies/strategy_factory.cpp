@@ -14,6 +14,14 @@ using Factory = std::unique_ptr<Strategy> (*)(PeerServices&);
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> list = {
       {"local", make_local_strategy},
+      {"elastic-gossip", make_elastic_gossip_strategy},
+      {"gossip", make_gossip_strategy},
+      {"easgd", make_easgd_strategy},
+      {"lsgd", make_lsgd_strategy},
+      {"downpour", make_downpour_strategy},
+      {"allreduce", make_allreduce_strategy},
+      {"kavg", make_kavg_strategy},
+      {"hier", make_hier_strategy},
   };
   return list;
 }

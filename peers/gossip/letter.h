@@ -1,0 +1,55 @@
+#pragma once
+// Letter: the unit the gossip, elastic, leader and store strategies exchange — a small head
+// (what it is, which round, the sender's step, …) and optionally a run of float values.
+//
+// On the wire a letter is one control message (type kLetterHead, the encoded head) followed,
+// when head.count > 0, by parameter chunks (type kLetterValues, sent with send_params, the
+// chunks' tag = head.id). Both come from one thread in order; the receiver reassembles them by
+// (sender, id). Encoding is fixed-width little endian with a version byte; decode() refuses
+// anything of the wrong length or version (it never throws on bad input).
+//
+// Pure data and functions; no blocking, safe from any thread.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "chorus/message_types.h"
+#include "chorus/transport.h"
+
+namespace chorus::gossip {
+
+inline constexpr std::uint16_t kLetterHead = msg::kGossip.first;
+inline constexpr std::uint16_t kLetterValues = msg::kGossip.first + 1;
+
+struct LetterHead {
+  std::uint16_t kind = 0;         // what the letter is (see letter_kinds.h)
+  std::uint64_t id = 0;           // unique per sender (and incarnation); the chunks' tag
+  std::uint64_t ref = 0;          // the id of the letter this one answers (0: none)
+  std::uint64_t round = 0;        // exchange round / election round / request round
+  std::int64_t step = 0;          // the sender's training step
+  std::int64_t since_start = 0;   // the sender's local steps since its process (re)started
+  std::uint64_t view = 0;         // the sender's view number
+  double value = 0;               // a scalar (push-sum weight, loss, currency, ...)
+  std::uint64_t a = 0, b = 0;     // kind-specific (shard index, version, offset, ...)
+  std::uint64_t count = 0;        // float values following the head
+};
+
+inline constexpr std::size_t kLetterHeadBytes = 1 + 2 + 8 * 10;
+
+std::vector<std::byte> encode(const LetterHead& head);
+std::optional<LetterHead> decode(std::span<const std::byte> bytes);
+
+// A received letter, reassembled.
+struct Letter {
+  LetterHead head;
+  PeerId from_id = 0;
+  std::string from;                 // the sender's address
+  std::uint64_t incarnation = 0;    // the sender's transport incarnation
+  std::vector<float> values;        // head.count values
+  double received_s = 0;            // when it was complete (steady clock, seconds)
+};
+
+}  // namespace chorus::gossip

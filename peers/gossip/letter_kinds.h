@@ -1,0 +1,46 @@
+#pragma once
+// The kinds of letters (letter.h) the gossip-family strategies send, and the time bounds every
+// wait of theirs respects. One list so two strategies never reuse a kind.
+#include <chrono>
+#include <cstdint>
+
+namespace chorus::gossip {
+
+enum Kind : std::uint16_t {
+  // Every strategy greets the members of its view when it starts (and new members as they
+  // appear): a peer never heard from has not started its strategy yet (it may still be loading
+  // data or pulling its state), so nobody waits long for it.
+  kHello = 3,
+  // elastic-gossip: a peer's parameters for one exchange round; a refusal of that round.
+  kElasticOffer = 1,
+  kElasticNack = 2,
+  // gossip: a peer's parameters for one averaging round (pull); a push-sum share.
+  kPullValue = 10,
+  kPushShare = 11,
+  // sharded store (easgd center, downpour parameters): request, reply, replica/hand-over copy.
+  kStoreRequest = 20,
+  kStoreReply = 21,
+  kStoreCopy = 22,
+  // lsgd: a loss report for one election round; a fetch of the leader's parameters; the answer.
+  kLossReport = 30,
+  kLeaderFetch = 31,
+  kLeaderParams = 32,
+};
+
+struct Timings {
+  // Longest wait for a partner's / neighbour's / owner's answer; membership is re-checked
+  // every `poll`, so a dead peer costs about its detection time, not this.
+  std::chrono::milliseconds exchange_timeout{8000};
+  // The same for a peer never heard from yet (no greeting: it has not started its strategy);
+  // an exchange left waiting is completed later if the peer answers.
+  std::chrono::milliseconds first_contact_timeout{50};
+  std::chrono::milliseconds poll{20};
+  // Longest a send may wait for room at the destination.
+  std::chrono::milliseconds send_timeout{2000};
+  // How often the channel thread runs its periodic work (store reconciliation, expiry).
+  std::chrono::milliseconds tick{50};
+  // Partial letters (chunks missing) and unclaimed letters are dropped after this long.
+  std::chrono::milliseconds letter_ttl{60000};
+};
+
+}  // namespace chorus::gossip

@@ -1,0 +1,159 @@
+#include "peers/gossip/peer_exchange.h"
+
+#include <algorithm>
+
+namespace chorus::gossip {
+
+void RoundClock::saw(std::uint64_t round) {
+  std::uint64_t cur = seen_.load();
+  while (round > cur && !seen_.compare_exchange_weak(cur, round)) {
+  }
+}
+
+std::uint64_t RoundClock::next() {
+  const std::uint64_t mine = current_.load() + 1;
+  const std::uint64_t seen = seen_.load();
+  const std::uint64_t r = seen >= mine + jump_ - 1 ? seen : mine;
+  current_ = r;
+  return r;
+}
+
+PeerExchange::PeerExchange(PeerServices& services, Timings timings)
+    : services_(services),
+      timings_(timings),
+      self_id_(services.transport.id()),
+      channel_(services.transport, services.stats, timings),
+      merge_(std::make_unique<OverlappedMerge>(services.options.overlap, services.stats)) {}
+
+PeerExchange::~PeerExchange() { shutdown(); }
+
+void PeerExchange::start() {
+  channel_.on(kHello, [this](Letter&& l) {
+    // Answer a greeting (a = 0) so that a peer that started (or restarted) after this one
+    // hears from it too; answers (a = 1) are not answered.
+    if (l.head.a != 0) return;
+    {
+      std::lock_guard lock(greeted_mutex_);
+      greeted_.insert(l.from_id);
+    }
+    LetterHead h = head(kHello);
+    h.a = 1;
+    channel_.send(l.from, h, {}, std::chrono::milliseconds(200));
+  });
+  channel_.start();
+  greet(services_.membership.view());
+}
+
+void PeerExchange::greet(const View& view) {
+  std::vector<std::string> to;
+  {
+    std::lock_guard lock(greeted_mutex_);
+    for (const auto& m : view.members)
+      if (m.id != self_id_ && greeted_.insert(m.id).second) to.push_back(m.address);
+  }
+  for (auto& address : to)
+    channel_.post([this, address] { channel_.send(address, head(kHello), {}, std::chrono::milliseconds(200)); });
+}
+
+void PeerExchange::shutdown() {
+  stopping_ = true;
+  merge_.reset();  // joins the merge thread; its waits give up on stopping()
+  channel_.stop();
+}
+
+bool PeerExchange::alive(PeerId id) const {
+  return !stopping_.load() && services_.membership.is_member(id);
+}
+
+Mailbox::Clock::time_point PeerExchange::deadline(PeerId peer) const {
+  const auto wait = channel_.last_heard(peer) ? timings_.exchange_timeout : timings_.first_contact_timeout;
+  return Mailbox::Clock::now() + wait;
+}
+
+LetterHead PeerExchange::head(std::uint16_t kind, std::uint64_t round) const {
+  LetterHead h;
+  h.kind = kind;
+  h.round = round;
+  h.step = step_.load();
+  h.since_start = since_start_.load();
+  h.view = services_.membership.view().number;
+  return h;
+}
+
+Contribution PeerExchange::contribution_of(const Letter& l) {
+  return {l.head.step, l.head.since_start, std::max(0.0, GossipChannel::now_s() - l.received_s)};
+}
+
+void PeerExchange::add_correction(std::size_t offset, std::span<const float> delta, float scale) {
+  std::lock_guard lock(correction_mutex_);
+  const std::size_t n = services_.model.size();
+  if (offset > n || delta.size() > n - offset) return;
+  if (correction_.size() != n) correction_.assign(n, 0.0f);
+  for (std::size_t k = 0; k < delta.size(); ++k) correction_[offset + k] += scale * delta[k];
+  has_correction_ = true;
+}
+
+bool PeerExchange::apply_corrections(std::span<float> params) {
+  std::lock_guard lock(correction_mutex_);
+  if (!has_correction_) return false;
+  for (std::size_t k = 0; k < params.size() && k < correction_.size(); ++k) params[k] += correction_[k];
+  std::fill(correction_.begin(), correction_.end(), 0.0f);
+  has_correction_ = false;
+  return true;
+}
+
+void PeerExchange::flush_notes() {
+  for (auto& [event, fields] : channel_.take_notes()) services_.log.event(event, fields);
+}
+
+void PeerExchange::after_update(std::int64_t step) {
+  step_ = step;
+  ++since_start_;
+  every_step(step);
+  bool corrections;
+  {
+    std::lock_guard lock(correction_mutex_);
+    corrections = has_correction_;
+  }
+  const bool is_due = due(step);
+  if (merge_->in_flight() || corrections || is_due) {
+    std::span<float> params = services_.params.pull();
+    bool changed = merge_->poll(params, step);
+    changed |= apply_corrections(params);
+    if (is_due) changed |= merge_->in_flight() ? skip(step, params) : exchange(step, params);
+    if (changed) services_.params.push();
+  }
+  flush_notes();
+}
+
+void PeerExchange::on_view(const View& view) { greet(view); }
+
+void PeerExchange::finish() {
+  if (finished_) return;
+  finished_ = true;
+  std::span<float> params = services_.params.pull();
+  bool changed = merge_->finish(params);
+  changed |= apply_corrections(params);
+  leaving(params);
+  if (changed) services_.params.push();
+  flush_notes();
+}
+
+}  // namespace chorus::gossip
+
+namespace chorus::gossip {
+
+std::unique_ptr<Graph> graph_from_option(const std::string& graph) {
+  const auto& names = graph_names();
+  if (std::find(names.begin(), names.end(), graph) != names.end()) return make_graph(graph);
+  GraphOptions options;
+  options.file = graph;
+  return make_graph("file", options);
+}
+
+const Member* find_member(const View& view, PeerId id) {
+  const int i = view.index_of(id);
+  return i < 0 ? nullptr : &view.members[static_cast<std::size_t>(i)];
+}
+
+}  // namespace chorus::gossip

@@ -1,0 +1,154 @@
+#pragma once
+// PeerExchange: what every gossip-family strategy (elastic-gossip, gossip, easgd, lsgd,
+// downpour) shares — its communication thread (GossipChannel), the overlapped merge
+// (overlap.h, --overlap), corrections that arrive late, dynamic weighting, round numbering,
+// and the step counters its letters carry.
+//
+// The training thread calls after_update(step) after each optimizer step. It pulls the host
+// copy of the parameters only when there is something to do, then: applies a finished
+// overlapped merge (or waits for it when it is S steps old), adds the corrections queued by
+// the channel thread (late answers of earlier exchanges), and at exchange points (due(step))
+// calls the strategy's exchange(), which either merges inline or starts an overlapped merge —
+// or skip() when the previous overlapped merge is still running.
+// Parameters changed → pushed back to the model. Notes queued by other threads are written to
+// the run log here (RunLog is single-threaded).
+//
+// Threads: the training thread (after_update, on_view, finish, exchange, due), the channel
+// thread (letter handlers, ticks), the merge thread (merge functions when --overlap >= 0).
+// Derived strategies protect state shared between them with their own mutex, must call
+// start() at the end of their constructor and shutdown() first thing in their destructor (so
+// no thread runs into a half-destroyed object). Waits in merge functions use wait_for() style
+// helpers that give up when shutdown begins or the peer waited on leaves the view.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "chorus/dynamic_weights.h"
+#include "chorus/overlap.h"
+#include "chorus/strategy.h"
+#include "chorus/topology.h"
+#include "peers/gossip/gossip_channel.h"
+#include "peers/gossip/mailbox.h"
+
+namespace chorus::gossip {
+
+// Round numbers that peers advance together without a coordinator: each exchange point takes
+// the next round, unless letters show the others are `jump` or more rounds ahead, in which
+// case it joins them at the highest round seen (a peer restarted from an old checkpoint, or
+// one that fell behind, catches up instead of never meeting anyone).
+class RoundClock {
+ public:
+  explicit RoundClock(std::uint64_t jump = 3) : jump_(jump) {}
+  void saw(std::uint64_t round);      // any thread
+  std::uint64_t next();               // the training thread
+  std::uint64_t current() const { return current_.load(); }
+  std::uint64_t highest_seen() const { return seen_.load(); }
+
+ private:
+  const std::uint64_t jump_;
+  std::atomic<std::uint64_t> current_{0};
+  std::atomic<std::uint64_t> seen_{0};
+};
+
+class PeerExchange : public Strategy {
+ public:
+  ~PeerExchange() override;
+  void after_update(std::int64_t step) final;
+  void on_view(const View& view) override;
+  void finish() override;
+
+  // For tests and diagnostics: the channel, and a strategy-specific summary of its state
+  // (leader, round, shards held, ...). diagnostics() is thread-safe.
+  GossipChannel& channel() { return channel_; }
+  virtual nlohmann::json diagnostics() const { return nlohmann::json::object(); }
+  std::int64_t current_step() const { return step_.load(); }
+
+ protected:
+  PeerExchange(PeerServices& services, Timings timings);
+  void start();
+  void shutdown();
+
+  // Called after every optimizer step, before anything else (training thread).
+  virtual void every_step(std::int64_t step) { (void)step; }
+  // Whether step `step` is an exchange point (training thread).
+  virtual bool due(std::int64_t step) = 0;
+  // The exchange at an exchange point; returns whether `params` changed (training thread).
+  virtual bool exchange(std::int64_t step, std::span<float> params) = 0;
+  // An exchange point reached while the previous overlapped merge is still running (and less
+  // than S steps old): it is skipped — merges never queue up, since a merge of a snapshot
+  // taken before the previous one is applied would apply that one twice. Strategies whose
+  // partners wait for this peer tell them here (training thread).
+  virtual bool skip(std::int64_t step, std::span<float> params) {
+    (void)step;
+    (void)params;
+    return false;
+  }
+  // Last words in finish(), after the final merge is applied (training thread).
+  virtual void leaving(std::span<float> params) { (void)params; }
+
+  PeerServices& services() { return services_; }
+  const StrategyOptions& options() const { return services_.options; }
+  OverlappedMerge& merge() { return *merge_; }
+  const Timings& timings() const { return timings_; }
+  PeerId self_id() const { return self_id_; }
+  std::int64_t since_start() const { return since_start_.load(); }
+  bool stopping() const { return stopping_.load(); }
+  // Whether `id` is in the view and this strategy is not shutting down.
+  bool alive(PeerId id) const;
+  View view() const { return services_.membership.view(); }
+  // A head filled with this peer's step, steps since start and view number.
+  LetterHead head(std::uint16_t kind, std::uint64_t round = 0) const;
+  Mailbox::Clock::time_point deadline() const { return Mailbox::Clock::now() + timings_.exchange_timeout; }
+  // The deadline for an answer from `peer`: the exchange timeout, or the first-contact timeout
+  // while nothing has ever been heard from it.
+  Mailbox::Clock::time_point deadline(PeerId peer) const;
+
+  bool dynamic() const { return services_.options.dynamic_weights; }
+  const DynamicWeightConfig& weight_config() const { return weights_; }
+  Contribution own_contribution() const { return {current_step(), since_start(), 0.0}; }
+  static Contribution contribution_of(const Letter& l);
+
+  // Queues params[offset + k] += scale * delta[k] for the next after_update (any thread).
+  void add_correction(std::size_t offset, std::span<const float> delta, float scale);
+  // Writes a log event from the training thread, or queues it from another.
+  void note(const std::string& event, nlohmann::json fields) { channel_.note(event, std::move(fields)); }
+
+ private:
+  bool apply_corrections(std::span<float> params);
+  void greet(const View& view);
+  void flush_notes();
+
+  PeerServices& services_;
+  const Timings timings_;
+  const PeerId self_id_;
+  DynamicWeightConfig weights_;
+  GossipChannel channel_;
+  std::unique_ptr<OverlappedMerge> merge_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::int64_t> step_{0};
+  std::atomic<std::int64_t> since_start_{0};
+  std::mutex correction_mutex_;
+  std::vector<float> correction_;
+  bool has_correction_ = false;
+  bool finished_ = false;
+  std::mutex greeted_mutex_;
+  std::set<PeerId> greeted_;
+};
+
+}  // namespace chorus::gossip
+
+namespace chorus::gossip {
+
+// The graph named by --graph: a built-in name (graph_names()), or else a path to an edge-list
+// file (the `file` graph). Throws UserError as make_graph does.
+std::unique_ptr<Graph> graph_from_option(const std::string& graph);
+
+// The member with this id in `view`, or null.
+const Member* find_member(const View& view, PeerId id);
+
+}  // namespace chorus::gossip

@@ -1,0 +1,257 @@
+#pragma once
+// An in-process swarm for the gossip-family strategy tests: N peers, each with its own
+// in-process transport (one shared hub), real SWIM membership, a tiny one-layer model on the
+// CPU backend and a strategy made by the factories of peers/gossip/strategies.h. A test drives
+// the peers' "training" with a step function of its own (one runner thread per peer, calling
+// the strategy's after_update exactly like the peer loop), kills a peer (its strategy, then
+// its membership without a leave, then its transport — as a crash), and reads parameters and
+// the strategies' diagnostics.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chorus/backend.h"
+#include "chorus/inproc_transport.h"
+#include "chorus/membership.h"
+#include "chorus/model.h"
+#include "chorus/strategy.h"
+#include "models/layers.h"
+#include "peers/gossip/peer_exchange.h"
+#include "peers/gossip/strategies.h"
+
+namespace gossip_test {
+
+using namespace chorus;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+inline gossip::Timings test_timings() {
+  gossip::Timings t;
+  t.exchange_timeout = std::chrono::milliseconds(4000);
+  t.poll = std::chrono::milliseconds(10);
+  t.send_timeout = std::chrono::milliseconds(1000);
+  t.tick = std::chrono::milliseconds(20);
+  return t;
+}
+
+inline std::unique_ptr<Strategy> make(PeerServices& s, const gossip::Timings& t) {
+  const std::string& n = s.options.name;
+  if (n == "elastic-gossip") return make_elastic_gossip_strategy(s, t);
+  if (n == "gossip") return make_gossip_strategy(s, t);
+  if (n == "easgd") return make_easgd_strategy(s, t);
+  if (n == "lsgd") return make_lsgd_strategy(s, t);
+  if (n == "downpour") return make_downpour_strategy(s, t);
+  return make_strategy(s);
+}
+
+struct Node {
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<Membership> membership;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+  std::unique_ptr<HostParams> params;
+  RunLog log;
+  CommStats stats;
+  std::unique_ptr<PeerServices> services;
+  std::unique_ptr<Strategy> strategy;
+  std::thread runner;
+  std::atomic<bool> stop{false};
+  std::int64_t step = 0;
+  std::uint64_t known_view = 0;
+
+  bool alive() const { return strategy != nullptr; }
+  std::span<float> x() { return params->host(); }
+  PeerId id() const { return transport->id(); }
+  nlohmann::json diagnostics() const {
+    auto* e = dynamic_cast<gossip::PeerExchange*>(strategy.get());
+    return e ? e->diagnostics() : nlohmann::json::object();
+  }
+};
+
+// Called on a peer's runner thread before each after_update: change x as a training step would.
+using StepFn = std::function<void(std::size_t peer, std::int64_t step, std::span<float> x)>;
+
+class Swarm {
+ public:
+  Swarm(std::size_t n, StrategyOptions options, int inputs = 15, int outputs = 4,
+        gossip::Timings timings = test_timings())
+      : options_(std::move(options)), timings_(timings) {
+    nodes_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      nodes_[i] = std::make_unique<Node>();
+      Node& nd = *nodes_[i];
+      TransportConfig tc;
+      tc.address = "inproc://gossip-" + std::to_string(i);
+      tc.swarm_id = 4242;
+      nd.transport = make_inproc_transport(hub_, tc);
+      Member self;
+      self.id = nd.transport->id();
+      self.address = nd.transport->address();
+      self.group = i % 2 ? "odd" : "even";
+      std::vector<std::string> seeds;
+      if (i > 0) seeds.push_back(nodes_[0]->transport->address());
+      nd.membership = std::make_unique<Membership>(*nd.transport, self, seeds, MembershipTimings::loopback());
+      nd.membership->start();
+    }
+    wait_for_views(n, 15s);
+    for (std::size_t i = 0; i < n; ++i) {
+      Node& nd = *nodes_[i];
+      nd.backend = make_cpu_backend();
+      std::vector<std::unique_ptr<Layer>> layers;
+      layers.push_back(make_linear_layer("fc", SampleShape{inputs, 1, 1}, outputs, Activation::none));
+      nd.model = std::make_unique<Model>("test", *nd.backend, SampleShape{inputs, 1, 1}, std::move(layers), 4,
+                                         1000 + i);
+      // One batch so that last_loss() is defined (and differs between peers).
+      std::vector<float> xb(static_cast<std::size_t>(inputs), 0.5f);
+      std::int32_t yb = 1;
+      DeviceBuffer<float> dx(*nd.backend, xb.size());
+      DeviceBuffer<std::int32_t> dy(*nd.backend, 1);
+      nd.backend->to_device(dx.data(), xb.data(), xb.size() * sizeof(float));
+      nd.backend->to_device(dy.data(), &yb, sizeof yb);
+      nd.model->train_batch(dx.data(), dy.data(), 1);
+      nd.params = std::make_unique<HostParams>(*nd.model);
+      nd.services = std::make_unique<PeerServices>(PeerServices{*nd.transport, *nd.membership, *nd.model,
+                                                                *nd.params, nd.log, nd.stats, options_, 7});
+      nd.strategy = make(*nd.services, timings_);
+      nd.known_view = nd.membership->view().number;
+      nd.strategy->on_view(nd.membership->view());
+    }
+  }
+  ~Swarm() {
+    stop_running();
+    for (auto& n : nodes_) n->strategy.reset();
+    for (auto& n : nodes_) n->membership.reset();
+  }
+
+  std::size_t size() const { return nodes_.size(); }
+  Node& node(std::size_t i) { return *nodes_.at(i); }
+  std::vector<std::size_t> live() const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+      if (nodes_[i]->alive()) out.push_back(i);
+    return out;
+  }
+
+  void set_params(std::size_t i, const std::vector<float>& values) {
+    auto x = node(i).x();
+    std::copy(values.begin(), values.end(), x.begin());
+  }
+  std::vector<float> params(std::size_t i) {
+    auto x = node(i).x();
+    return {x.begin(), x.end()};
+  }
+
+  // One step of peer i: the step function, then the strategy, as the peer loop does.
+  void step(std::size_t i, const StepFn& fn, const StepFn& after = {}) {
+    Node& nd = node(i);
+    const View v = nd.membership->view();
+    if (v.number != nd.known_view) {
+      nd.known_view = v.number;
+      nd.strategy->on_view(v);
+    }
+    ++nd.step;
+    if (fn) fn(i, nd.step, nd.x());
+    nd.strategy->after_update(nd.step);
+    if (after) after(i, nd.step, nd.x());
+  }
+
+  // Runs `steps` steps on every live peer concurrently and waits for all to finish.
+  void run(std::int64_t steps, const StepFn& fn, std::chrono::milliseconds pause = 0ms, const StepFn& after = {}) {
+    std::vector<std::thread> threads;
+    for (std::size_t i : live())
+      threads.emplace_back([this, i, steps, &fn, &after, pause] {
+        for (std::int64_t s = 0; s < steps; ++s) {
+          step(i, fn, after);
+          if (pause.count()) std::this_thread::sleep_for(pause);
+        }
+      });
+    for (auto& t : threads) t.join();
+  }
+
+  // Keeps every live peer stepping (with `pause` between steps) until stop_running().
+  void start_running(StepFn fn, std::chrono::milliseconds pause) {
+    running_fn_ = std::move(fn);
+    for (std::size_t i : live()) {
+      Node& nd = node(i);
+      nd.stop = false;
+      nd.runner = std::thread([this, i, pause, &nd] {
+        while (!nd.stop) {
+          step(i, running_fn_);
+          std::this_thread::sleep_for(pause);
+        }
+      });
+    }
+  }
+  void stop_running(std::size_t i) {
+    Node& nd = node(i);
+    nd.stop = true;
+    if (nd.runner.joinable()) nd.runner.join();
+  }
+  void stop_running() {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) stop_running(i);
+  }
+
+  // A crash: no leave, no hand-over.
+  void kill(std::size_t i) {
+    stop_running(i);
+    Node& nd = node(i);
+    nd.strategy.reset();
+    nd.membership.reset();
+    nd.transport.reset();
+  }
+
+  // Waits until every live peer's view has exactly `n` members.
+  bool wait_for_views(std::size_t n, std::chrono::milliseconds timeout) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      bool ok = true;
+      for (auto& nd : nodes_)
+        if (nd->membership && nd->membership->view().size() != n) ok = false;
+      if (ok) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+ private:
+  std::shared_ptr<InprocHub> hub_ = std::make_shared<InprocHub>();
+  StrategyOptions options_;
+  gossip::Timings timings_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  StepFn running_fn_;
+};
+
+// The shards a store-based strategy holds at peer i: shard -> {owner, version, hash, sum}.
+inline std::map<std::string, nlohmann::json> shards_of(Swarm& swarm, std::size_t i) {
+  std::map<std::string, nlohmann::json> out;
+  const nlohmann::json d = swarm.node(i).diagnostics();
+  for (auto it = d["shards"].begin(); it != d["shards"].end(); ++it) out[it.key()] = it.value();
+  return out;
+}
+
+inline StrategyOptions options_for(const std::string& name) {
+  StrategyOptions o;
+  o.name = name;
+  return o;
+}
+
+// Deterministic pseudo-random floats in [-1, 1).
+inline std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
+  std::vector<float> v(n);
+  std::uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& x : v) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    x = static_cast<float>(static_cast<double>(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  return v;
+}
+
+}  // namespace gossip_test

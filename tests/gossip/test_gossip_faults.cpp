@@ -1,0 +1,165 @@
+// The gossip-family strategies when peers die or return stale: the leader fails over, the EASGD
+// center survives its owner, nobody hangs on a dead partner, and dynamic weights keep a stale
+// peer from dragging the others back.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+
+#include "gossip/gossip_swarm.h"
+
+using namespace gossip_test;
+
+TEST_CASE("after the leader is killed every peer names the same new leader within one detection timeout") {
+  auto o = options_for("lsgd");
+  o.lambda = 0.1f;
+  o.tau = 1;
+  const std::size_t n = 4;
+  Swarm swarm(n, o);
+  // Rank the peers by their (fixed) loss.
+  std::vector<std::size_t> order{0, 1, 2, 3};
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    const float la = swarm.node(a).model->last_loss(), lb = swarm.node(b).model->last_loss();
+    return la != lb ? la < lb : swarm.node(a).id() < swarm.node(b).id();
+  });
+  swarm.start_running({}, 5ms);
+  auto everyone_names = [&](std::size_t who) {
+    for (std::size_t i : swarm.live()) {
+      const auto d = swarm.node(i).diagnostics();
+      if (d["leader"].is_null() || d["leader"].get<PeerId>() != swarm.node(who).id()) return false;
+    }
+    return true;
+  };
+  auto until = Clock::now() + 5s;
+  while (!everyone_names(order[0]) && Clock::now() < until) std::this_thread::sleep_for(10ms);
+  REQUIRE(everyone_names(order[0]));
+  const PeerId next = swarm.node(order[1]).id();
+  const auto killed_at = Clock::now();
+  swarm.kill(order[0]);
+  // Loopback membership declares a crashed member dead within its suspicion timeout (3 s max)
+  // plus a probe round.
+  until = killed_at + 4500ms;
+  bool agreed = false;
+  while (Clock::now() < until) {
+    agreed = true;
+    for (std::size_t i : swarm.live()) {
+      const auto d = swarm.node(i).diagnostics();
+      if (d["leader"].is_null() || d["leader"].get<PeerId>() != next) agreed = false;
+    }
+    if (agreed) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  const double took = std::chrono::duration<double>(Clock::now() - killed_at).count();
+  INFO("took " << took << " s");
+  CHECK(agreed);
+  // The new leader is no longer pulled; the others are pulled towards it.
+  std::map<std::size_t, int> pulls_before;
+  for (std::size_t i : swarm.live()) pulls_before[i] = swarm.node(i).diagnostics()["pulls"].get<int>();
+  std::this_thread::sleep_for(400ms);
+  for (std::size_t i : swarm.live()) {
+    const int more = swarm.node(i).diagnostics()["pulls"].get<int>() - pulls_before[i];
+    if (i == order[1])
+      CHECK(more == 0);
+    else
+      CHECK(more > 3);
+  }
+}
+
+TEST_CASE("the EASGD center survives the death of a shard owner") {
+  auto o = options_for("easgd");
+  o.alpha = 0.3f;
+  o.tau = 1;
+  const std::size_t n = 4;
+  Swarm swarm(n, o);
+  for (std::size_t i = 0; i < n; ++i) swarm.set_params(i, random_vector(swarm.node(i).x().size(), 70 + i));
+  swarm.run(8, {});
+  std::this_thread::sleep_for(200ms);  // replicas receive the owners' latest copies
+  // shard -> (version, hash) at its owner; the owner of the most shards is killed.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> center;
+  std::map<std::size_t, int> owned;
+  for (std::size_t i = 0; i < n; ++i)
+    for (const auto& [k, s] : shards_of(swarm, i))
+      if (s["owner"].get<bool>()) {
+        center[k] = {s["version"].get<std::uint64_t>(), s["hash"].get<std::uint64_t>()};
+        ++owned[i];
+      }
+  REQUIRE(center.size() == 16);
+  std::size_t victim = 0;
+  for (const auto& [i, c] : owned)
+    if (c > owned[victim]) victim = i;
+  REQUIRE(owned[victim] >= 1);
+  swarm.kill(victim);
+  REQUIRE(swarm.wait_for_views(n - 1, 6s));
+  std::this_thread::sleep_for(200ms);  // the new owners take over and send new replicas
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> after;
+  for (std::size_t i : swarm.live())
+    for (const auto& [k, s] : shards_of(swarm, i))
+      if (s["owner"].get<bool>()) after[k] = {s["version"].get<std::uint64_t>(), s["hash"].get<std::uint64_t>()};
+  CHECK(after.size() == 16);
+  for (const auto& [k, vh] : center) {
+    INFO("shard " << k);
+    REQUIRE(after.count(k));
+    CHECK(after[k] == vh);  // same version, same bytes
+  }
+  // And training goes on against the surviving center.
+  swarm.run(4, {});
+  int versions_up = 0;
+  for (std::size_t i : swarm.live())
+    for (const auto& [k, s] : shards_of(swarm, i))
+      if (s["owner"].get<bool>() && s["version"].get<std::uint64_t>() > center[k].first) ++versions_up;
+  CHECK(versions_up == 16);
+}
+
+TEST_CASE("a dead peer costs a bounded delay, never a hang") {
+  for (const char* name : {"elastic-gossip", "gossip", "easgd", "lsgd", "downpour"}) {
+    SUBCASE(name) {
+      auto o = options_for(name);
+      o.tau = 1;
+      const std::size_t n = 4;
+      Swarm swarm(n, o);
+      swarm.start_running({}, 2ms);
+      std::this_thread::sleep_for(300ms);
+      swarm.kill(2);
+      // Detection takes up to ~3.5 s on loopback timings; after that every survivor steps on.
+      std::this_thread::sleep_for(4000ms);
+      std::map<std::size_t, std::int64_t> steps;
+      for (std::size_t i : swarm.live()) steps[i] = swarm.node(i).strategy ? swarm.node(i).step : 0;
+      std::this_thread::sleep_for(500ms);
+      for (std::size_t i : swarm.live()) {
+        INFO(std::string(name) << " peer " << i);
+        CHECK(swarm.node(i).step > steps[i] + 20);
+      }
+    }
+  }
+}
+
+TEST_CASE("dynamic weights keep a peer returning with stale parameters from dragging the others back") {
+  const std::size_t n = 4;
+  std::map<bool, std::vector<std::vector<float>>> result;
+  for (bool dynamic : {false, true}) {
+    auto o = options_for("gossip");
+    o.gossip = "pull";
+    o.graph = "complete";
+    o.tau = 1;
+    o.dynamic_weights = dynamic;
+    Swarm swarm(n, o);
+    // Three current peers at step 800 with parameters 0; peer 3 restarted from an old
+    // checkpoint: step 300, parameters 1.
+    for (std::size_t i = 0; i < n; ++i) {
+      swarm.node(i).step = i == 3 ? 300 : 800;
+      swarm.set_params(i, std::vector<float>(swarm.node(i).x().size(), i == 3 ? 1.0f : 0.0f));
+    }
+    swarm.run(1, {});
+    for (std::size_t i = 0; i < n; ++i) result[dynamic].push_back(swarm.params(i));
+  }
+  // The complete graph on 4: W = 1/4 everywhere. Without weights each current peer moves a
+  // quarter of the way to the stale one; with them, by at most its (tiny) weight.
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(result[false][i][0] == doctest::Approx(0.25));
+    CHECK(result[true][i][0] < 0.01);
+    CHECK(result[true][i][0] > 0.0);
+  }
+  // And the stale peer is pulled (almost) all the way to the others.
+  CHECK(result[false][3][0] == doctest::Approx(0.25));
+  CHECK(result[true][3][0] < 0.01);
+}

@@ -1,0 +1,428 @@
+#include "swarm_runner.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "chorus/error.h"
+#include "chorus/progress.h"
+
+namespace chorus::tools {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_interrupts{0};
+extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
+
+double parse_number(const std::string& s, const std::string& whole) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used == s.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw UserError(fmt::format("--fault {}: '{}' is not a number", whole, s));
+}
+
+int parse_peer(const std::string& s, const std::string& whole) {
+  const double v = parse_number(s, whole);
+  if (v < 0 || v != std::floor(v) || v > 4096)
+    throw UserError(fmt::format("--fault {}: peer '{}' must be a peer index (0, 1, …)", whole, s));
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+Fault parse_fault(const std::string& text) {
+  static const std::regex kill_re(R"(kill:([^@]+)@(.+))");
+  static const std::regex stop_re(R"(stop:([^@]+)@([^+]+)\+(.+))");
+  static const std::regex join_re(R"(join@(.+))");
+  static const std::regex slow_re(R"(slow:([^:]+):(.+))");
+  Fault f;
+  f.text = text;
+  std::smatch m;
+  if (std::regex_match(text, m, kill_re)) {
+    f.kind = Fault::Kind::kill;
+    f.peer = parse_peer(m[1], text);
+    f.at_s = parse_number(m[2], text);
+  } else if (std::regex_match(text, m, stop_re)) {
+    f.kind = Fault::Kind::stop;
+    f.peer = parse_peer(m[1], text);
+    f.at_s = parse_number(m[2], text);
+    f.duration_s = parse_number(m[3], text);
+    if (f.duration_s <= 0)
+      throw UserError(fmt::format("--fault {}: the stop duration must be positive", text));
+  } else if (std::regex_match(text, m, join_re)) {
+    f.kind = Fault::Kind::join;
+    f.at_s = parse_number(m[1], text);
+  } else if (std::regex_match(text, m, slow_re)) {
+    f.kind = Fault::Kind::slow;
+    f.peer = parse_peer(m[1], text);
+    f.factor = parse_number(m[2], text);
+    if (f.factor < 1)
+      throw UserError(fmt::format("--fault {}: the slowdown factor must be at least 1", text));
+  } else {
+    throw UserError(fmt::format("--fault '{}': expected kill:PEER@SECONDS, stop:PEER@SECONDS+DURATION, "
+                                "join@SECONDS or slow:PEER:FACTOR",
+                                text));
+  }
+  if (f.at_s < 0) throw UserError(fmt::format("--fault {}: the time must not be negative", text));
+  return f;
+}
+
+namespace {
+struct sigaction g_old_int, g_old_term, g_old_hup;
+int g_counters = 0;
+}  // namespace
+
+InterruptCounter::InterruptCounter() {
+  if (g_counters++ > 0) return;
+  g_interrupts.store(0);
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &g_old_int);
+  sigaction(SIGTERM, &sa, &g_old_term);
+  sigaction(SIGHUP, &sa, &g_old_hup);
+}
+
+InterruptCounter::~InterruptCounter() {
+  if (--g_counters > 0) return;
+  sigaction(SIGINT, &g_old_int, nullptr);
+  sigaction(SIGTERM, &g_old_term, nullptr);
+  sigaction(SIGHUP, &g_old_hup, nullptr);
+}
+
+int InterruptCounter::count() { return g_interrupts.load(); }
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw UserError("cannot create a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw UserError("cannot find a free TCP port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string default_run_dir(const std::string& label) {
+  const std::time_t now = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return label.empty() ? fmt::format("runs/{}-{}", stamp, getpid())
+                       : fmt::format("runs/{}-{}-{}", label, stamp, getpid());
+}
+
+std::string fmt_or_dash(double v, const char* spec) {
+  return std::isfinite(v) ? fmt::format(fmt::runtime(spec), v) : "-";
+}
+
+SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
+  if (plan_.peers < 1 || plan_.peers > 64) throw UserError("--peers must be between 1 and 64");
+  for (const auto& a : plan_.peer_args)
+    for (const char* own : {"--listen", "--seeds", "--key", "--checkpoint", "--log"})
+      if (a == own || a.rfind(std::string(own) + "=", 0) == 0)
+        throw UserError(fmt::format("{} is chosen for each peer by the swarm; leave it out", own));
+  int joins = 0;
+  for (const auto& f : plan_.faults) joins += f.kind == Fault::Kind::join;
+  const int total = plan_.peers + joins;
+  for (const auto& f : plan_.faults)
+    if (f.kind != Fault::Kind::join && f.peer >= total)
+      throw UserError(fmt::format("--fault {}: there is no peer {} (peers are 0..{})", f.text, f.peer,
+                                  total - 1));
+  if (plan_.slots.empty()) {
+    for (int i = 0; i < total; ++i)
+      plan_.slots.push_back({fmt::format("tcp://127.0.0.1:{}", free_tcp_port()), {}});
+  }
+  if (static_cast<int>(plan_.slots.size()) < total)
+    throw UserError(fmt::format("the swarm needs {} peer slots, {} were prepared", total, plan_.slots.size()));
+
+  std::error_code ec;
+  fs::create_directories(plan_.dir, ec);
+  if (ec) throw UserError(plan_.dir + ": cannot create the run directory: " + ec.message());
+  chorus_ = chorus_executable();
+  peers_.resize(static_cast<std::size_t>(total));
+  for (int i = 0; i < total; ++i) {
+    auto& p = peers_[static_cast<std::size_t>(i)];
+    p.index = i;
+    p.address = plan_.slots[static_cast<std::size_t>(i)].address;
+    p.log_path = fmt::format("{}/peer{}.jsonl", plan_.dir, i);
+    p.out_path = fmt::format("{}/peer{}.out", plan_.dir, i);
+    p.checkpoint_dir = fmt::format("{}/peer{}", plan_.dir, i);
+    p.joins_late = i >= plan_.peers;
+  }
+  fault_done_.assign(plan_.faults.size(), false);
+  fault_resumed_.assign(plan_.faults.size(), false);
+}
+
+SwarmRunner::~SwarmRunner() { kill_all(); }
+
+void SwarmRunner::launch(PeerState& p) {
+  const auto& slot = plan_.slots[static_cast<std::size_t>(p.index)];
+  std::vector<std::string> args = slot.prefix;
+  args.insert(args.end(), {chorus_, "peer", "--listen", p.address, "--log", p.log_path, "--checkpoint",
+                           p.checkpoint_dir, "--membership", plan_.membership});
+  if (p.joins_late) {
+    // A late joiner goes through every initial peer (any one alive will do) and does not wait.
+    std::string seeds;
+    for (int i = 0; i < plan_.peers; ++i)
+      seeds += (i ? "," : "") + peers_[static_cast<std::size_t>(i)].address;
+    args.insert(args.end(), {"--seeds", seeds, "--min-peers", "1"});
+  } else {
+    args.insert(args.end(), {"--min-peers", std::to_string(plan_.peers)});
+    if (p.index > 0) args.insert(args.end(), {"--seeds", peers_[0].address});
+  }
+  if (!plan_.key_path.empty()) args.insert(args.end(), {"--key", plan_.key_path});
+  args.insert(args.end(), plan_.peer_args.begin(), plan_.peer_args.end());
+  for (const auto& f : plan_.faults)
+    if (f.kind == Fault::Kind::slow && f.peer == p.index)
+      args.insert(args.end(), {"--slowdown", fmt::format("{}", f.factor)});
+  p.process = ChildProcess(args, p.out_path);
+  p.started = true;
+  p.started_s = elapsed_s();
+}
+
+void SwarmRunner::start() {
+  if (started_) return;
+  started_ = true;
+  start_ = Clock::now();
+  for (int i = 0; i < plan_.peers; ++i) {
+    launch(peers_[static_cast<std::size_t>(i)]);
+    if (i == 0 && plan_.peers > 1)
+      std::this_thread::sleep_for(std::chrono::duration<double>(plan_.stagger_s));
+  }
+}
+
+double SwarmRunner::elapsed_s() const {
+  return started_ ? std::chrono::duration<double>(Clock::now() - start_).count() : 0.0;
+}
+
+void SwarmRunner::apply_faults(double now_s) {
+  int join_index = plan_.peers;
+  for (std::size_t i = 0; i < plan_.faults.size(); ++i) {
+    const Fault& f = plan_.faults[i];
+    const int joiner = f.kind == Fault::Kind::join ? join_index++ : -1;
+    if (f.kind == Fault::Kind::slow) continue;  // applied at launch
+    if (!fault_done_[i] && now_s >= f.at_s) {
+      fault_done_[i] = true;
+      if (f.kind == Fault::Kind::join) {
+        launch(peers_[static_cast<std::size_t>(joiner)]);
+        fault_log_.push_back(fmt::format("{:.1f} s: peer {} joins", now_s, joiner));
+        continue;
+      }
+      PeerState& p = peers_[static_cast<std::size_t>(f.peer)];
+      if (!p.started || !p.process.running()) {
+        fault_log_.push_back(fmt::format("{:.1f} s: {} skipped (peer {} is not running)", now_s, f.text, f.peer));
+        fault_resumed_[i] = true;
+        continue;
+      }
+      if (f.kind == Fault::Kind::kill) {
+        p.killed_by_fault = true;
+        p.process.signal(SIGKILL);
+        fault_log_.push_back(fmt::format("{:.1f} s: peer {} killed", now_s, f.peer));
+      } else {
+        p.paused = true;
+        p.process.signal(SIGSTOP);
+        fault_log_.push_back(fmt::format("{:.1f} s: peer {} stopped for {} s", now_s, f.peer, f.duration_s));
+      }
+    }
+    if (f.kind == Fault::Kind::stop && fault_done_[i] && !fault_resumed_[i] &&
+        now_s >= f.at_s + f.duration_s) {
+      fault_resumed_[i] = true;
+      PeerState& p = peers_[static_cast<std::size_t>(f.peer)];
+      p.paused = false;
+      p.process.signal(SIGCONT);
+      fault_log_.push_back(fmt::format("{:.1f} s: peer {} continues", now_s, f.peer));
+    }
+  }
+}
+
+bool SwarmRunner::poll() {
+  if (!started_) start();
+  const int interrupts = InterruptCounter::count();
+  if (interrupts > seen_interrupts_) {
+    seen_interrupts_ = interrupts;
+    if (!stopping_) stop();
+    else kill_all();
+  }
+  const double now_s = elapsed_s();
+  if (!stopping_) apply_faults(now_s);
+  if (!stopping_ && plan_.timeout_s > 0 && now_s > plan_.timeout_s) {
+    timed_out_ = true;
+    stop(std::chrono::seconds(10));
+  }
+  if (stopping_ && Clock::now() > kill_deadline_) kill_all();
+
+  bool any = false;
+  for (auto& p : peers_) {
+    if (p.started && p.exit_code < 0 && !p.process.running()) p.exit_code = p.process.exit_code();
+    if (p.started) {
+      const std::int64_t step = p.step;
+      const bool done = p.done;
+      read_log(p);
+      if (p.step != step || p.done != done) last_progress_s_ = now_s;
+    }
+    any = any || (p.started && p.exit_code < 0);
+  }
+  if (any && !stopping_ && plan_.stall_timeout_s > 0 && now_s - last_progress_s_ > plan_.stall_timeout_s) {
+    stalled_ = true;
+    stop(std::chrono::seconds(10));
+  }
+  if (!stopping_) {
+    for (std::size_t i = 0; i < plan_.faults.size(); ++i)
+      if (plan_.faults[i].kind == Fault::Kind::join && !fault_done_[i]) any = true;
+  }
+  return any;
+}
+
+void SwarmRunner::stop(std::chrono::seconds grace) {
+  if (stopping_) return;
+  stopping_ = true;
+  for (auto& p : peers_) {
+    if (!p.started || !p.process.running()) continue;
+    p.process.signal(SIGCONT);
+    p.paused = false;
+    p.process.signal(SIGTERM);
+  }
+  kill_deadline_ = Clock::now() + grace;
+}
+
+void SwarmRunner::kill_all() {
+  stopping_ = true;  // no more faults or joins
+  for (auto& p : peers_) {
+    if (!p.started || !p.process.started()) continue;
+    if (!p.process.running()) {
+      if (p.exit_code < 0) p.exit_code = p.process.exit_code();
+      continue;
+    }
+    p.process.signal(SIGCONT);
+    p.process = ChildProcess();  // kills and reaps
+    if (p.exit_code < 0) p.exit_code = 128 + SIGKILL;
+  }
+}
+
+int SwarmRunner::failed_peers() const {
+  int failed = 0;
+  for (const auto& p : peers_)
+    if (p.started && p.exit_code != 0 && !p.killed_by_fault && !(stopping_ && p.exit_code >= 128))
+      ++failed;
+  return failed;
+}
+
+void SwarmRunner::read_log(PeerState& p) {
+  std::ifstream in(p.log_path, std::ios::binary);
+  if (!in) return;
+  in.seekg(p.log_offset);
+  std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  p.log_offset += static_cast<std::int64_t>(chunk.size());
+  p.pending += chunk;
+  std::size_t start = 0, nl;
+  while ((nl = p.pending.find('\n', start)) != std::string::npos) {
+    const auto line = nlohmann::json::parse(p.pending.substr(start, nl - start), nullptr, false);
+    start = nl + 1;
+    if (line.is_discarded() || !line.is_object()) continue;
+    auto num = [&](const char* k, double fallback) {
+      return line.contains(k) && line[k].is_number() ? line[k].get<double>() : fallback;
+    };
+    if (line.contains("event") && line["event"].is_string()) {
+      const std::string event = line["event"].get<std::string>();
+      if (event == "view") p.view = static_cast<std::size_t>(num("view", static_cast<double>(p.view)));
+      if (event == "done") {
+        p.done = true;
+        p.final_acc = num("final_test_acc", NAN);
+        p.wall_s = num("wall_s", 0);
+        p.step = static_cast<std::int64_t>(num("steps", static_cast<double>(p.step)));
+        p.bytes_sent = static_cast<std::uint64_t>(num("bytes_sent", static_cast<double>(p.bytes_sent)));
+        p.idle_s = num("idle_s", p.idle_s);
+      }
+      continue;
+    }
+    p.step = static_cast<std::int64_t>(num("step", static_cast<double>(p.step)));
+    p.loss = num("loss", p.loss);
+    p.test_acc = num("test_acc", p.test_acc);
+    p.view = static_cast<std::size_t>(num("view", static_cast<double>(p.view)));
+    p.bytes_sent = static_cast<std::uint64_t>(num("bytes_sent", static_cast<double>(p.bytes_sent)));
+    p.idle_s = num("idle_s", p.idle_s);
+  }
+  p.pending.erase(0, start);
+}
+
+std::string SwarmRunner::status_of(const PeerState& p) {
+  if (!p.started) return "waiting";
+  if (p.killed_by_fault && p.exit_code >= 0) return "killed";
+  if (p.exit_code < 0) return p.paused ? "stopped" : "running";
+  return p.exit_code == 0 ? "done" : fmt::format("exit {}", p.exit_code);
+}
+
+std::vector<std::string> SwarmRunner::table() const {
+  std::vector<std::string> lines;
+  lines.push_back(fmt::format("{:<5} {:<24} {:>7} {:>8} {:>8} {:>5} {:<10}", "peer", "address", "step",
+                              "loss", "acc", "view", "status"));
+  for (const auto& p : peers_)
+    lines.push_back(fmt::format("{:<5} {:<24} {:>7} {:>8} {:>8} {:>5} {:<10}", p.index, p.address, p.step,
+                                fmt_or_dash(p.loss, "{:.4f}"), fmt_or_dash(p.test_acc, "{:.4f}"), p.view,
+                                status_of(p)));
+  return lines;
+}
+
+std::string SwarmRunner::brief() const {
+  std::string s;
+  for (const auto& p : peers_)
+    s += fmt::format(" | {}: step {} acc {} view {} {}", p.index, p.step, fmt_or_dash(p.test_acc, "{:.3f}"),
+                     p.view, status_of(p));
+  return s;
+}
+
+LiveDisplay::LiveDisplay(double plain_interval_s)
+    : tty_(Progress::stderr_is_terminal()),
+      plain_interval_s_(plain_interval_s),
+      last_plain_(Clock::now()) {}
+
+void LiveDisplay::draw(const std::vector<std::string>& lines, const std::string& plain_line) {
+  if (tty_) {
+    if (drawn_) fmt::print(stderr, "\033[{}A", drawn_);
+    for (const auto& l : lines) fmt::print(stderr, "\r\033[K{}\n", l);
+    drawn_ = lines.size();
+    std::fflush(stderr);
+  } else if (std::chrono::duration<double>(Clock::now() - last_plain_).count() >= plain_interval_s_) {
+    flush(plain_line);
+  }
+}
+
+void LiveDisplay::flush(const std::string& plain_line) {
+  if (tty_) {
+    drawn_ = 0;
+    return;
+  }
+  last_plain_ = Clock::now();
+  fmt::print(stderr, "{}\n", plain_line);
+  std::fflush(stderr);
+}
+
+void LiveDisplay::note(const std::string& message) {
+  drawn_ = 0;
+  fmt::print(stderr, "{}\n", message);
+  std::fflush(stderr);
+}
+
+}  // namespace chorus::tools

@@ -1,0 +1,175 @@
+#pragma once
+// SwarmRunner: one swarm of `chorus peer` processes on this machine, as `chorus swarm` and
+// `chorus compare` run it. It starts the peers (each with its address, log, checkpoint
+// directory and the swarm key, optionally through a command prefix such as
+// `ip netns exec NS`), tails their JSON-lines logs for a live display, applies fault
+// actions at their times (kill, stop/continue, a late join, a slow peer), and stops the
+// peers cleanly: SIGTERM (graceful leave), then SIGKILL after a grace period.
+//
+// Times are seconds since start(). poll() never blocks; the caller drives it (every ~250 ms)
+// and draws what it likes. Ctrl-C handling is the caller's: see InterruptCounter. The
+// destructor kills and reaps every peer still running. Not thread-safe. Bad plans (a fault
+// naming a peer that does not exist, a flag the runner sets itself) are UserErrors.
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "child_process.h"
+
+namespace chorus::tools {
+
+// A fault applied to a swarm at a time, the same for every run of a comparison.
+//   kill:PEER@S         SIGKILL peer PEER S seconds after the swarm started
+//   stop:PEER@S+D       SIGSTOP it at S, SIGCONT at S+D (a long pause: GC, swap, a hung NIC)
+//   join@S              start one more peer at S (it joins through the first peers' addresses)
+//   slow:PEER:FACTOR    peer PEER runs FACTOR times slower (chorus peer --slowdown)
+struct Fault {
+  enum class Kind { kill, stop, join, slow };
+  Kind kind = Kind::kill;
+  int peer = -1;
+  double at_s = 0;
+  double duration_s = 0;
+  double factor = 1;
+  std::string text;  // as written
+};
+
+// Parses one --fault value; throws UserError naming the value and the expected forms.
+Fault parse_fault(const std::string& text);
+
+// Counts SIGINT/SIGTERM/SIGHUP while alive (installs handlers; restores the old ones on
+// destruction). The first interrupt asks for a clean stop, a second one for a fast one.
+class InterruptCounter {
+ public:
+  InterruptCounter();
+  ~InterruptCounter();
+  InterruptCounter(const InterruptCounter&) = delete;
+  InterruptCounter& operator=(const InterruptCounter&) = delete;
+  static int count();
+};
+
+// Where and how one peer is started.
+struct PeerSlot {
+  std::string address;              // tcp://HOST:PORT the peer listens on
+  std::vector<std::string> prefix;  // run before `chorus peer …` (e.g. ip netns exec NS)
+};
+
+struct SwarmPlan {
+  std::string dir;                 // run directory: peerK.jsonl, peerK.out, peerK/ (checkpoints)
+  int peers = 4;                   // peers started at once
+  // One slot per peer, the initial ones first, then one per join fault; empty: loopback
+  // addresses with free ports are chosen.
+  std::vector<PeerSlot> slots;
+  std::string key_path;            // empty: no key (loopback only)
+  std::string membership = "loopback";
+  double stagger_s = 0.3;          // head start of the first peer
+  std::vector<std::string> peer_args;  // passed to every peer
+  std::vector<Fault> faults;
+  double timeout_s = 0;            // >0: stop the peers after this long (status "timeout")
+  // >0: stop the peers when none has logged a new step (or finished) for this long while
+  // some still run (a hung swarm; status "stalled").
+  double stall_timeout_s = 0;
+};
+
+struct PeerState {
+  int index = 0;
+  std::string address, log_path, out_path, checkpoint_dir;
+  bool joins_late = false;      // started by a join fault
+  bool started = false;
+  double started_s = NAN;       // when it was started (swarm time)
+  bool killed_by_fault = false;
+  bool paused = false;          // stopped by a stop fault, not yet continued
+  int exit_code = -1;           // -1: running or not started
+  ChildProcess process;
+  // Latest figures from its log.
+  std::int64_t step = 0;
+  double loss = NAN, test_acc = NAN, final_acc = NAN, wall_s = 0;
+  std::size_t view = 0;
+  std::uint64_t bytes_sent = 0;
+  double idle_s = 0;
+  bool done = false;            // wrote its "done" line
+  // Log tailing.
+  std::int64_t log_offset = 0;
+  std::string pending;
+};
+
+class SwarmRunner {
+ public:
+  // Validates the plan and fixes every peer's address and paths; starts nothing.
+  explicit SwarmRunner(SwarmPlan plan);
+  ~SwarmRunner();
+  SwarmRunner(const SwarmRunner&) = delete;
+  SwarmRunner& operator=(const SwarmRunner&) = delete;
+
+  // Starts the initial peers (the first one `stagger_s` ahead of the others).
+  void start();
+  // Reaps exits, reads new log lines, applies due faults and the timeout, follows
+  // interrupts (InterruptCounter: first → stop(), second → kill). True while any peer runs
+  // or a join is still to come.
+  bool poll();
+  // Graceful stop: SIGTERM to every running peer (SIGCONT first for paused ones); peers not
+  // gone after `grace` get SIGKILL from a later poll().
+  void stop(std::chrono::seconds grace = std::chrono::seconds(15));
+  // SIGKILL to every peer still running (and no more faults or joins).
+  void kill_all();
+
+  double elapsed_s() const;
+  bool stopping() const { return stopping_; }
+  bool timed_out() const { return timed_out_; }
+  bool stalled() const { return stalled_; }
+  const SwarmPlan& plan() const { return plan_; }
+  const std::vector<PeerState>& peers() const { return peers_; }
+  // Fault actions as applied: "12.0 s kill peer 1".
+  const std::vector<std::string>& fault_log() const { return fault_log_; }
+  // Peers that ended badly: a non-zero exit not caused by a fault or by stop().
+  int failed_peers() const;
+
+  // The live display: a table (one line per peer) and a one-line form for logs.
+  std::vector<std::string> table() const;
+  std::string brief() const;
+  static std::string status_of(const PeerState& p);
+
+ private:
+  void launch(PeerState& p);
+  void apply_faults(double now_s);
+  void read_log(PeerState& p);
+
+  SwarmPlan plan_;
+  std::vector<PeerState> peers_;
+  std::vector<bool> fault_done_, fault_resumed_;
+  std::vector<std::string> fault_log_;
+  std::string chorus_;
+  std::chrono::steady_clock::time_point start_;
+  bool started_ = false, stopping_ = false, timed_out_ = false, stalled_ = false;
+  double last_progress_s_ = 0;
+  int seen_interrupts_ = 0;
+  std::chrono::steady_clock::time_point kill_deadline_ = std::chrono::steady_clock::time_point::max();
+};
+
+// Draws a block of lines: on a terminal in place (redrawn each call), elsewhere as one plain
+// line every `plain_interval_s` seconds (and on flush()).
+class LiveDisplay {
+ public:
+  explicit LiveDisplay(double plain_interval_s = 5.0);
+  void draw(const std::vector<std::string>& lines, const std::string& plain_line);
+  // Forces the plain line out (non-terminal) and forgets the drawn block (terminal).
+  void flush(const std::string& plain_line);
+  // Prints a message above the block.
+  void note(const std::string& message);
+
+ private:
+  bool tty_;
+  double plain_interval_s_;
+  std::size_t drawn_ = 0;
+  std::chrono::steady_clock::time_point last_plain_;
+};
+
+// A free TCP port on 127.0.0.1 (bound and released: another process may take it).
+int free_tcp_port();
+// runs/<stamp>-<pid>-<label>: a new directory name for a run.
+std::string default_run_dir(const std::string& label);
+// "0.8512" or "-" for a NaN.
+std::string fmt_or_dash(double v, const char* spec);
+
+}  // namespace chorus::tools
