@@ -18,8 +18,8 @@ double GossipChannel::now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-GossipChannel::GossipChannel(Transport& transport, CommStats& stats, Timings timings)
-    : transport_(transport), stats_(stats), timings_(timings) {}
+GossipChannel::GossipChannel(Transport& transport, CommStats& stats, Timings timings, std::size_t max_values)
+    : transport_(transport), stats_(stats), timings_(timings), max_values_(max_values) {}
 
 GossipChannel::~GossipChannel() { stop(); }
 
@@ -148,7 +148,7 @@ void GossipChannel::handle(ReceivedMessage&& m) {
   if (m.type == kLetterHead) {
     stats_.bytes_recv += m.bytes().size();
     auto head = decode(m.bytes());
-    if (!head) return bad();
+    if (!head || head->count > max_values_) return bad();
     if (head->count == 0) {
       Letter l;
       l.head = *head;
@@ -186,7 +186,7 @@ void GossipChannel::handle(ReceivedMessage&& m) {
   Key key{m.from, m.incarnation, ph.tag};
   Partial& p = partial_[key];
   if (p.values.empty()) {
-    if (ph.total_elements == 0 || ph.total_elements > (std::uint64_t{1} << 34)) {
+    if (ph.total_elements == 0 || ph.total_elements > max_values_) {
       partial_.erase(key);
       return bad();
     }

@@ -49,7 +49,9 @@ class GossipChannel {
  public:
   using Handler = std::function<void(Letter&&)>;
 
-  GossipChannel(Transport& transport, CommStats& stats, Timings timings = {});
+  // Letters of more than `max_values` floats are refused (malformed) before any allocation.
+  GossipChannel(Transport& transport, CommStats& stats, Timings timings = {},
+                std::size_t max_values = std::size_t{1} << 26);
   ~GossipChannel();
   GossipChannel(const GossipChannel&) = delete;
   GossipChannel& operator=(const GossipChannel&) = delete;
@@ -104,6 +106,7 @@ class GossipChannel {
   Transport& transport_;
   CommStats& stats_;
   const Timings timings_;
+  const std::size_t max_values_;
   std::map<std::uint16_t, Handler> handlers_;
   std::vector<std::function<void()>> ticks_;
   std::map<Key, Partial> partial_;

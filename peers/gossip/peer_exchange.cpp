@@ -4,6 +4,12 @@
 
 namespace chorus::gossip {
 
+std::uint64_t RoundClock::jump_for(const StrategyOptions& o) {
+  const int tau = o.p > 0 ? 1 : std::max(1, o.tau);
+  const int lag = o.overlap > 0 ? (o.overlap + tau - 1) / tau : 0;
+  return 3 + static_cast<std::uint64_t>(lag);
+}
+
 void RoundClock::saw(std::uint64_t round) {
   std::uint64_t cur = seen_.load();
   while (round > cur && !seen_.compare_exchange_weak(cur, round)) {
@@ -22,7 +28,7 @@ PeerExchange::PeerExchange(PeerServices& services, Timings timings)
     : services_(services),
       timings_(timings),
       self_id_(services.transport.id()),
-      channel_(services.transport, services.stats, timings),
+      channel_(services.transport, services.stats, timings, services.model.size()),
       merge_(std::make_unique<OverlappedMerge>(services.options.overlap, services.stats)) {}
 
 PeerExchange::~PeerExchange() { shutdown(); }

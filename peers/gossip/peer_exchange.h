@@ -43,6 +43,9 @@ namespace chorus::gossip {
 // one that fell behind, catches up instead of never meeting anyone).
 class RoundClock {
  public:
+  // The jump for a strategy's options: 3 rounds, plus the rounds an overlapped merge may
+  // legitimately lag behind (S steps, at one round every tau steps, or every step with --p).
+  static std::uint64_t jump_for(const StrategyOptions& options);
   explicit RoundClock(std::uint64_t jump = 3) : jump_(jump) {}
   void saw(std::uint64_t round);      // any thread
   std::uint64_t next();               // the training thread

@@ -18,7 +18,8 @@
 // RoundClock, so a peer that fell behind joins the others' round.
 //
 // Threading: exchange() and due() on the training thread; the pair exchange on the merge
-// thread with --overlap S >= 0 (x ← x̄ + (x − s)), else inline; offers and refusals are
+// thread with --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still
+// runs is skipped and that round's partner refused), else inline; offers and refusals are
 // handled on the channel thread (never waiting on training). State shared between them is
 // under mutex_. Every wait is bounded by Timings::exchange_timeout and gives up as soon as the
 // partner leaves the view.
@@ -262,7 +263,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   }
 
   std::unique_ptr<Graph> graph_;
-  RoundClock clock_;
+  RoundClock clock_{RoundClock::jump_for(options())};
   Mailbox mailbox_;
   mutable std::mutex mutex_;  // processed_, active_, pending_, counters; held while filing offers
   std::uint64_t processed_ = 0;  // the latest round this peer has started (or skipped to)

@@ -16,13 +16,19 @@
 //                Every round it sends half of (x, w) to one out-neighbour (picked by the round's
 //                seed), keeps half, and adds every share received since its last round; Σx and
 //                Σw are preserved, so z converges to the exact average. Nothing waits: shares
-//                are absorbed whenever they have arrived. With --dynamic-weights a received
-//                share is scaled by its sender's currency (then mass is no longer preserved).
+//                are absorbed whenever they have arrived (so --overlap has nothing to hide
+//                and is ignored). Shares go only to peers that have greeted (started their
+//                strategy). With --dynamic-weights a received share is scaled by its sender's
+//                currency (then mass is no longer preserved).
+//
+// A value for a round this peer has passed (or skipped) is answered with an empty value of
+// that round, so its sender stops waiting for this peer and averages without it.
 //
 // Threading: exchange() on the training thread; a pull round runs on the merge thread with
-// --overlap S >= 0 (x ← x̄ + (x − s)), else inline; received values and shares are filed by
-// the channel thread under mutex_. Waits are bounded by Timings::exchange_timeout and skip a
-// neighbour as soon as it leaves the view.
+// --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still runs is
+// skipped, its value still sent to those who pull from this peer), else inline; received
+// values and shares are filed by the channel thread under mutex_. Waits are bounded by
+// Timings::exchange_timeout and skip a neighbour as soon as it leaves the view.
 #include <Eigen/Dense>
 #include <cmath>
 #include <set>
@@ -127,9 +133,24 @@ class GossipStrategy final : public PeerExchange {
     double weight;
   };
 
+  // Drops kept values of rounds before `round` that no averaging will use, and tells their
+  // senders (who may be waiting for this peer's value of that round) that none will come.
   void drop_stale(std::uint64_t round) {
-    std::lock_guard lock(mutex_);
-    mailbox_.take_if([&](const Letter&, std::uint64_t key) { return key < round && !active_.count(key); });
+    std::vector<Letter> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      dropped = mailbox_.take_if([&](const Letter&, std::uint64_t key) { return key < round && !active_.count(key); });
+    }
+    for (const auto& l : dropped) decline(l);
+  }
+
+  // Answers a value that arrived for a round this peer has passed (or skipped over) with an
+  // empty value of that round: the sender stops waiting for this peer and averages without it.
+  void decline(const Letter& l) {
+    if (l.values.empty()) return;  // a refusal itself: never answered
+    const std::string to = l.from;
+    const std::uint64_t round = l.head.round;
+    channel().post([this, to, round] { channel().send(to, head(kPullValue, round), {}, std::chrono::milliseconds(200)); });
   }
 
   bool pull_round(std::vector<float>& s, std::uint64_t round, const std::vector<Source>& sources,
@@ -230,13 +251,16 @@ class GossipStrategy final : public PeerExchange {
 
   void on_value(Letter&& l) {
     clock_.saw(l.head.round);
-    std::lock_guard lock(mutex_);
-    if (l.head.round < processed_ && !active_.count(l.head.round)) {
+    {
+      std::lock_guard lock(mutex_);
+      if (l.head.round > processed_ || active_.count(l.head.round)) {
+        const std::uint64_t key = l.head.round;
+        mailbox_.put(std::move(l), key);
+        return;
+      }
       ++late_;
-      return;
     }
-    const std::uint64_t key = l.head.round;
-    mailbox_.put(std::move(l), key);
+    decline(l);
   }
 
   void on_share(Letter&& l) {
@@ -259,7 +283,7 @@ class GossipStrategy final : public PeerExchange {
 
   std::unique_ptr<Graph> graph_;
   bool push_ = false;
-  RoundClock clock_;
+  RoundClock clock_{RoundClock::jump_for(options())};
   Mailbox mailbox_;
   mutable std::mutex mutex_;
   std::uint64_t processed_ = 0;

@@ -27,6 +27,8 @@
 // run on the merge thread with --overlap S >= 0 (x ← x̄ + (x − s)), else inline; reports and
 // fetches are handled on the channel thread. Waits are bounded (Timings::exchange_timeout) and
 // give up on a leader as soon as it leaves the view.
+#include <fmt/format.h>
+
 #include <cmath>
 #include <set>
 #include <thread>
@@ -44,6 +46,9 @@ namespace {
 using namespace gossip;
 
 constexpr double kLossSmoothing = 0.9;
+// Election rounds whose reports are kept; a peer that jumps ahead reports for as many of the
+// rounds it skipped, so that every election it could have taken part in has its report.
+constexpr std::uint64_t kRoundsKept = 8;
 
 struct Snapshot {
   std::int64_t step = 0;
@@ -86,6 +91,7 @@ class LsgdStrategy final : public PeerExchange {
     return {{"leader", leader ? nlohmann::json(*leader) : nlohmann::json()},
             {"round", clock_.current()},
             {"adopted_round", board_.adopted_round() ? nlohmann::json(*board_.adopted_round()) : nlohmann::json()},
+            {"ranked", board_.adopted().size()},
             {"loss", ema_},
             {"pulls", pulls_}};
   }
@@ -106,7 +112,7 @@ class LsgdStrategy final : public PeerExchange {
     const std::uint64_t prev = clock_.current();
     const std::uint64_t round = clock_.next();
     publish(params, step);
-    report(round > prev + 1 ? std::max(prev + 1, round - 2) : round, round);
+    report(round > prev + 1 ? std::max(prev + 1, round > kRoundsKept ? round - kRoundsKept : 0) : round, round);
     return false;
   }
 
@@ -114,7 +120,7 @@ class LsgdStrategy final : public PeerExchange {
     const std::uint64_t prev = clock_.current();
     const std::uint64_t round = clock_.next();
     publish(params, step);
-    report(round > prev + 1 ? std::max(prev + 1, round - 2) : round, round);
+    report(round > prev + 1 ? std::max(prev + 1, round > kRoundsKept ? round - kRoundsKept : 0) : round, round);
     return merge().begin(params, step, [this, round](std::vector<float>& s) { return leader_round(s, round); });
   }
 
@@ -194,7 +200,7 @@ class LsgdStrategy final : public PeerExchange {
     // reported a later round) but not arrived yet is waited for, briefly. Otherwise the
     // previous ranking stays — so peers never adopt rankings that leave out different members.
     const auto until = Mailbox::Clock::now() + std::min<std::chrono::milliseconds>(
-                                                   timings().exchange_timeout, std::chrono::milliseconds(500));
+                                                   timings().exchange_timeout, std::chrono::milliseconds(50));
     bool complete = false;
     for (;;) {
       const View v = view();
@@ -213,6 +219,10 @@ class LsgdStrategy final : public PeerExchange {
     const View v = view();
     if (v.index_of(self_id()) < 0) return false;
     const auto global = board_.leader(v);
+    if (global && global != last_leader_) {
+      last_leader_ = global;
+      note("leader", {{"leader", fmt::format("{:016x}", *global)}, {"round", round}});
+    }
     if (!global || *global == self_id()) return false;
     std::optional<PeerId> local;
     const auto groups = make_groups(v, rule_);
@@ -260,14 +270,15 @@ class LsgdStrategy final : public PeerExchange {
   }
 
   GroupRule rule_;
-  LeaderBoard board_;
-  RoundClock clock_;
+  LeaderBoard board_{kRoundsKept};
+  RoundClock clock_{RoundClock::jump_for(options())};
   Mailbox mailbox_;
   mutable std::mutex mutex_;  // ema_, published_, pulls_
   double ema_ = 0;
   bool has_ema_ = false;
   std::shared_ptr<const Snapshot> published_;
   std::uint64_t pulls_ = 0;
+  std::optional<PeerId> last_leader_;  // merge thread only
 };
 
 }  // namespace

@@ -195,6 +195,17 @@ def main():
                 save()
                 print(f"{key:30s} acc {r['mean_acc']:.4f}  idle {100 * r['idle_fraction']:5.1f}% "
                       f"(max {100 * r['max_idle_fraction']:5.1f}%)  wall {r['mean_wall_s']:.1f} s", flush=True)
+    # The same number of steps per peer as the single process takes (each peer passes 4x over
+    # its quarter of the data), synchronous.
+    for name in ("elastic-gossip", "gossip-pull", "easgd", "lsgd"):
+        key = f"equal-steps/{name}"
+        if not want(key):
+            continue
+        r = swarm(a.chorus, a.out, key.replace("/", "_"), ["--epochs", str(4 * a.epochs)] + configs[name])
+        results[key] = r
+        save()
+        print(f"{key:30s} acc {r['mean_acc']:.4f}  idle {100 * r['idle_fraction']:5.1f}%  wall {r['mean_wall_s']:.1f} s",
+              flush=True)
     for rep in range(a.repeat):
         for dynamic in (False, True):
             key = f"restart/{'dynamic' if dynamic else 'plain'}/{rep}"

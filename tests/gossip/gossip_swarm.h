@@ -174,6 +174,26 @@ class Swarm {
     for (auto& t : threads) t.join();
   }
 
+  // Keeps every live peer stepping until `done()` holds (checked between rounds of steps) or
+  // `timeout` passes; returns whether it held.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                 std::chrono::milliseconds pause = 2ms) {
+    const auto until = Clock::now() + timeout;
+    while (!done()) {
+      if (Clock::now() >= until) return false;
+      run(1, {}, pause);
+    }
+    return true;
+  }
+
+  // Calls finish() on every live peer at once (as peers leaving together): merges in flight
+  // are completed or refused, so the parameters are quiescent afterwards.
+  void finish_all() {
+    std::vector<std::thread> threads;
+    for (std::size_t i : live()) threads.emplace_back([this, i] { node(i).strategy->finish(); });
+    for (auto& t : threads) t.join();
+  }
+
   // Keeps every live peer stepping (with `pause` between steps) until stop_running().
   void start_running(StepFn fn, std::chrono::milliseconds pause) {
     running_fn_ = std::move(fn);

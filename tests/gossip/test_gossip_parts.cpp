@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "chorus/dynamic_weights.h"
+#include "chorus/inproc_transport.h"
 #include "chorus/overlap.h"
 #include "chorus/topology_metrics.h"
+#include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/leader_board.h"
 #include "peers/gossip/letter.h"
 #include "peers/gossip/peer_exchange.h"
@@ -256,4 +259,79 @@ TEST_CASE("shard placement: the replica holder becomes the owner when the owner 
   View one = synthetic_view(1);
   CHECK(ShardedStore::owner(one, 0) == one.members[0].id);
   CHECK_FALSE(ShardedStore::replica(one, 0));
+}
+
+TEST_CASE("the gossip channel reassembles letters and drops malformed ones without crashing") {
+  auto hub = std::make_shared<InprocHub>();
+  TransportConfig ca, cb;
+  ca.address = "inproc://channel-a";
+  cb.address = "inproc://channel-b";
+  ca.swarm_id = cb.swarm_id = 5;
+  ca.chunk_bytes = cb.chunk_bytes = 64;  // 16 floats per chunk: letters span several chunks
+  auto a = make_inproc_transport(hub, ca);
+  auto b = make_inproc_transport(hub, cb);
+  CommStats sa, sb;
+  GossipChannel sender(*a, sa);
+  GossipChannel receiver(*b, sb, Timings{}, /*max_values=*/100);
+  std::mutex mu;
+  std::vector<Letter> got;
+  receiver.on(kPullValue, [&](Letter&& l) {
+    std::lock_guard lock(mu);
+    got.push_back(std::move(l));
+  });
+  receiver.start();
+
+  std::vector<float> values(50);
+  for (std::size_t k = 0; k < values.size(); ++k) values[k] = static_cast<float>(k) * 0.5f;
+  LetterHead h;
+  h.kind = kPullValue;
+  h.round = 7;
+  h.value = 1.5;
+  REQUIRE(sender.send(b->address(), h, values));
+  // Garbage head; a head announcing more values than allowed; an unknown kind; a head whose
+  // chunks claim another total; and a letter too big for the receiver.
+  const std::vector<std::byte> junk(13, std::byte{0x42});
+  a->send(b->address(), kLetterHead, junk, 1000ms);
+  LetterHead big = h;
+  big.id = 999;
+  big.count = 1000;
+  a->send(b->address(), kLetterHead, encode(big), 1000ms);
+  LetterHead unknown = h;
+  unknown.kind = 777;
+  REQUIRE(sender.send(b->address(), unknown, {}));
+  LetterHead liar = h;
+  liar.id = 4242;
+  liar.count = 20;
+  a->send(b->address(), kLetterHead, encode(liar), 1000ms);
+  ParamSend ps;
+  ps.type = kLetterValues;
+  ps.tag = 4242;
+  a->send_params(b->address(), ps, std::span<const float>(values).first(30), 1000ms);
+  CHECK(sender.send(b->address(), h, std::vector<float>(200, 1.0f)));  // sent, but refused there
+  REQUIRE(sender.send(b->address(), h, values));  // and the channel still works
+
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    {
+      std::lock_guard lock(mu);
+      if (got.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::this_thread::sleep_for(100ms);
+  receiver.stop();
+  std::lock_guard lock(mu);
+  REQUIRE(got.size() == 2);
+  for (const auto& l : got) {
+    CHECK(l.head.round == 7);
+    CHECK(l.head.value == 1.5);
+    CHECK(l.values == values);
+    CHECK(l.from == a->address());
+  }
+  const auto c = receiver.counters();
+  CHECK(c.malformed >= 4);
+  CHECK(c.unknown_kind == 1);
+  CHECK(receiver.last_heard(a->id()));
+  CHECK(sb.bytes_recv.load() >= 2 * values.size() * sizeof(float));
+  CHECK(sa.bytes_sent.load() >= 2 * values.size() * sizeof(float));
 }

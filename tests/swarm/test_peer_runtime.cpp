@@ -224,13 +224,16 @@ TEST_CASE("a peer killed and restarted with its checkpoint directory resumes, no
   const std::size_t lines_before = read_json_lines(p.log).size();
 
   swarm.start(p, "");
-  REQUIRE(eventually(20s, [&] { return read_json_lines(p.log).size() > lines_before + 3; }));
   json resume, first_step;
-  const auto lines = read_json_lines(p.log);
-  for (std::size_t i = lines_before; i < lines.size(); ++i) {
-    if (lines[i].value("event", "") == "resume" && resume.is_null()) resume = lines[i];
-    if (!lines[i].contains("event") && first_step.is_null()) first_step = lines[i];
-  }
+  // Wait for the restarted peer's first step line (events such as resume and view come before it).
+  eventually(30s, [&] {
+    const auto lines = read_json_lines(p.log);
+    for (std::size_t i = lines_before; i < lines.size(); ++i) {
+      if (lines[i].value("event", "") == "resume" && resume.is_null()) resume = lines[i];
+      if (!lines[i].contains("event") && first_step.is_null()) first_step = lines[i];
+    }
+    return !first_step.is_null();
+  });
   INFO(output_of(p));
   REQUIRE_FALSE(resume.is_null());
   CHECK(resume["step"].get<std::int64_t>() == checkpointed);

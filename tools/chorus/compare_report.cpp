@@ -77,12 +77,12 @@ struct Plot {
 
 const Plot kPlots[] = {
     {"acc_vs_time", "Test accuracy against wall time", "wall time since the swarm started (s)",
-     "test accuracy (mean over peers)", "1:3", ".acc.dat", "bottom right",
+     "test accuracy (mean over peers)", "1:3", ".acc.dat", "below",
      [](const StrategySummary& s) { return !s.acc_vs_time.empty(); }},
     {"acc_vs_bytes", "Test accuracy against bytes sent", "MB sent per peer (bytes of all peers / peers)", "test accuracy (mean over peers)",
-     "2:3", ".acc.dat", "bottom right", [](const StrategySummary& s) { return !s.acc_vs_bytes.empty(); }},
+     "2:3", ".acc.dat", "below", [](const StrategySummary& s) { return !s.acc_vs_bytes.empty(); }},
     {"loss_vs_step", "Training loss against step", "step", "training loss (mean over peers)", "1:2", ".loss.dat",
-     "top right", [](const StrategySummary& s) { return !s.loss_vs_step.empty(); }},
+     "below", [](const StrategySummary& s) { return !s.loss_vs_step.empty(); }},
 };
 
 }  // namespace
@@ -150,17 +150,19 @@ std::string write_plots(const std::string& dir, const std::vector<StrategySummar
   script += "set linetype cycle 20\n";
   for (const auto& plot : kPlots) {
     std::string series;
-    for (const auto& s : rows) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& s = rows[i];
       if (!plot.has_data(s)) continue;
-      series += fmt::format("{}'plots/{}{}' using {} with linespoints title '{}'",
+      // The line type follows the strategy's row, so a strategy has one colour in every plot.
+      series += fmt::format("{}'plots/{}{}' using {} with linespoints lt {} title '{}'",
                             series.empty() ? "" : ", ", file_safe(s.strategy), plot.file_suffix, plot.columns,
-                            plot_title(s.strategy));
+                            i % 20 + 1, plot_title(s.strategy));
     }
     if (series.empty()) series = "[0:1][0:1] -1 notitle";
     script += fmt::format(
         "\nset title '{}'\nset xlabel '{}'\nset ylabel '{}'\nset key {}\nunset label\n{}"
-        "set terminal pngcairo size 960,600 noenhanced font ',11'\nset output '{}.png'\nplot {}\n"
-        "set terminal svg size 960,600 noenhanced dynamic\nset output '{}.svg'\nreplot\nunset output\n",
+        "set terminal pngcairo size 960,640 noenhanced font ',11'\nset output '{}.png'\nplot {}\n"
+        "set terminal svg size 960,640 noenhanced dynamic\nset output '{}.svg'\nreplot\nunset output\n",
         plot.title, plot.xlabel, plot.ylabel, plot.key,
         series.rfind("[0:1]", 0) == 0 ? "set label 'no data' at graph 0.5,0.5 center\n" : "", plot.name, series,
         plot.name);
