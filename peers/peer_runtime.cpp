@@ -28,6 +28,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr std::int64_t kSnapshotEvery = 100;  // steps between state-transfer snapshots
+
 std::atomic<int> g_signals{0};
 
 extern "C" void on_stop_signal(int) {
@@ -224,7 +226,10 @@ int PeerRun::run() {
       *transport_, *membership_, trainer_->model(), *host_params_, *log_, stats_,
       config_.strategy, config_.train.seed});
   strategy_ = make_strategy(*services_);
-  StateServer state_server(*transport_, [this] { return trainer_->capture(); });
+  // Joiners are served from the state server's own thread, from snapshots taken here at step
+  // boundaries: a peer blocked in a collective or a slow step still answers at once.
+  BackgroundStateServer state_server(*transport_);
+  state_server.publish(trainer_->capture());
 
   known_view_ = view.number;
   view_size_ = view.size();
@@ -242,16 +247,29 @@ int PeerRun::run() {
          (config_.max_steps == 0 || steps_this_run < config_.max_steps)) {
     drain_membership_events();
     follow_view();
-    state_server.serve_pending();
+    // A snapshot when a joiner asks for one, and now and then so that the one served while
+    // this peer is blocked (in a collective, a paused process) is never far behind.
+    if (state_server.wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
+      state_server.publish(trainer_->capture());
 
     const auto t0 = Clock::now();
     const std::int64_t next = trainer_->steps_done() + 1;
-    const StepResult r = trainer_->step([&] { strategy_->before_update(next); });
+    Clock::duration exchange{};  // time inside the strategy: not computation
+    const StepResult r = trainer_->step([&] {
+      const auto e0 = Clock::now();
+      strategy_->before_update(next);
+      exchange += Clock::now() - e0;
+    });
+    const auto e0 = Clock::now();
     strategy_->after_update(trainer_->steps_done());
+    exchange += Clock::now() - e0;
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (config_.slowdown > 1.0) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(dt * (config_.slowdown - 1.0)));
-      dt *= config_.slowdown;
+      // An emulated slower machine computes slower; its network waits are not stretched (that
+      // would feed every wait for a slow member back into it).
+      const double compute = std::max(0.0, dt - std::chrono::duration<double>(exchange).count());
+      std::this_thread::sleep_for(std::chrono::duration<double>(compute * (config_.slowdown - 1.0)));
+      dt += compute * (config_.slowdown - 1.0);
     }
     ++steps_this_run;
     window_s += dt;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -98,12 +99,13 @@ StateServer::StateServer(Transport& transport, std::function<TrainingState()> ca
   CHORUS_CHECK(capture_ != nullptr, "a state server needs a capture callback");
 }
 
-int StateServer::serve_pending() {
+int StateServer::serve_pending(std::chrono::milliseconds wait) {
   std::vector<std::byte> response;  // nonce placeholder, then the state encoded once per call
   bool encoded = false;
   int answered = 0;
-  while (answered < kMaxAnswersPerCall) {
-    std::optional<ReceivedMessage> m = transport_.receive(kNoWait, TypeRange::only(msg::kStateRequest));
+  for (int taken = 0; answered < kMaxAnswersPerCall && taken < 4 * kMaxAnswersPerCall; ++taken) {
+    std::optional<ReceivedMessage> m =
+        transport_.receive(taken == 0 ? wait : kNoWait, TypeRange::only(msg::kStateRequest));
     if (!m) break;
     if (m->bytes().size() != kNonceBytes) {
       if (logged_.size() < kMaxLoggedSenders && std::find(logged_.begin(), logged_.end(), m->from) == logged_.end()) {
@@ -151,21 +153,62 @@ int StateServer::serve_pending() {
   return answered;
 }
 
+BackgroundStateServer::BackgroundStateServer(Transport& transport, std::chrono::milliseconds fresh_wait,
+                                             StateTransferLog log)
+    : fresh_wait_(fresh_wait),
+      server_(transport, [this] { return snapshot(); }, std::chrono::milliseconds(2000), std::move(log)),
+      thread_([this] {
+        while (!stop_.load()) answered_ += server_.serve_pending(std::chrono::milliseconds(50));
+      }) {}
+
+BackgroundStateServer::~BackgroundStateServer() {
+  stop_ = true;
+  published_cv_.notify_all();
+  thread_.join();
+}
+
+bool BackgroundStateServer::wanted() const { return wanted_.load(std::memory_order_relaxed); }
+
+void BackgroundStateServer::publish(TrainingState state) {
+  {
+    std::lock_guard lock(mutex_);
+    latest_ = std::move(state);
+    published_ = asked_;
+    wanted_ = false;
+  }
+  published_cv_.notify_all();
+}
+
+TrainingState BackgroundStateServer::snapshot() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t ask = ++asked_;
+  wanted_ = true;
+  published_cv_.wait_for(lock, fresh_wait_, [&] { return published_ >= ask || stop_.load(); });
+  if (!latest_) throw UserError("no training state yet (this peer is still starting)");
+  return *latest_;
+}
+
 std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<std::string>& candidates,
                                         std::chrono::milliseconds timeout, StateTransferLog log) {
   OnceLog out(log);
   // Late answers to an earlier fetch would otherwise stay queued; they match no nonce anyway.
   for (int i = 0; i < 1024 && transport.receive(kNoWait, kAnswers); ++i) {
   }
+  const auto start = Clock::now();
+  auto deadline = start + timeout;
+  // Each request's send waits briefly (a live member takes it at once); an absent member must
+  // not hold up asking the others.
+  const auto send_timeout = std::min(timeout, std::chrono::milliseconds(500));
+  std::map<std::uint64_t, std::string> asked;  // nonce -> candidate, until it answers
+  std::set<std::string> seen;
   for (const std::string& candidate : candidates) {
-    if (candidate == transport.address()) continue;  // this peer has nothing to give itself
-    const auto deadline = Clock::now() + timeout;
+    if (candidate == transport.address() || !seen.insert(candidate).second) continue;
     const std::uint64_t nonce = random_nonce();
     std::byte request[kNonceBytes];
     write_nonce(nonce, request);
     SendStatus status;
     try {
-      status = transport.send(candidate, msg::kStateRequest, request, timeout);
+      status = transport.send(candidate, msg::kStateRequest, request, send_timeout);
     } catch (const UserError& e) {
       out.always(fmt::format("state transfer: cannot ask {}: {}", candidate, e.what()));
       continue;
@@ -174,37 +217,42 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
       out.always(fmt::format("state transfer: cannot ask {}: {}", candidate, send_status_name(status)));
       continue;
     }
-    bool answered = false;
-    while (!answered) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) break;
-      std::optional<ReceivedMessage> m = transport.receive(left, kAnswers);
-      if (!m) break;
-      const std::span<const std::byte> bytes = m->bytes();
-      // The nonce, known only to whoever got this request, identifies the answer; the sender's
-      // address may be spelled differently from the candidate's (localhost vs 127.0.0.1).
-      if (bytes.size() < kNonceBytes || read_nonce(bytes) != nonce) {
-        out.once(m->from + "|stray",
-                 fmt::format("state transfer: skipping an answer from {} that belongs to no request in flight "
-                             "({} bytes)",
-                             m->from, bytes.size()));
-        continue;
-      }
-      answered = true;
-      const std::span<const std::byte> body = bytes.subspan(kNonceBytes);
-      if (m->type == msg::kStateRefusal)
-        throw UserError(fmt::format("state transfer from {}: refused: {}", m->from, printable_text(body)));
-      try {
-        TrainingState state = TrainingState::decode(body, "training state from " + m->from);
-        return FetchedState{std::move(state), m->from};
-      } catch (const UserError& e) {
-        out.once(m->from + "|invalid", fmt::format("state transfer: skipping an invalid answer: {}", e.what()));
-      }
-    }
-    if (!answered)
-      out.always(fmt::format("state transfer: no answer from {} within {} ms", candidate, timeout.count()));
+    asked.emplace(nonce, candidate);
   }
-  return std::nullopt;
+  // After the first valid answer, the others get this long to offer a later step.
+  constexpr std::chrono::milliseconds kGrace{200};
+  std::optional<FetchedState> best;
+  while (!asked.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    std::optional<ReceivedMessage> m = transport.receive(left, kAnswers);
+    if (!m) break;
+    const std::span<const std::byte> bytes = m->bytes();
+    // The nonce, known only to whoever got this request, identifies the answer; the sender's
+    // address may be spelled differently from the candidate's (localhost vs 127.0.0.1).
+    const auto it = bytes.size() < kNonceBytes ? asked.end() : asked.find(read_nonce(bytes));
+    if (it == asked.end()) {
+      out.once(m->from + "|stray", fmt::format("state transfer: skipping an answer from {} that belongs to no "
+                                               "request in flight ({} bytes)",
+                                               m->from, bytes.size()));
+      continue;
+    }
+    asked.erase(it);
+    const std::span<const std::byte> body = bytes.subspan(kNonceBytes);
+    if (m->type == msg::kStateRefusal)
+      throw UserError(fmt::format("state transfer from {}: refused: {}", m->from, printable_text(body)));
+    try {
+      TrainingState state = TrainingState::decode(body, "training state from " + m->from);
+      if (!best) deadline = std::min(deadline, Clock::now() + kGrace);
+      if (!best || state.step > best->state.step) best = FetchedState{std::move(state), m->from};
+    } catch (const UserError& e) {
+      out.once(m->from + "|invalid", fmt::format("state transfer: skipping an invalid answer: {}", e.what()));
+    }
+  }
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  for (const auto& [nonce, candidate] : asked)
+    out.always(fmt::format("state transfer: no answer from {} within {} ms", candidate, waited.count()));
+  return best;
 }
 
 }  // namespace chorus

@@ -35,7 +35,7 @@ struct PeerConfig {
   int log_every = 20;
   int eval_every = 0;              // 0: at the end of each epoch
   std::int64_t max_steps = 0;      // 0: no limit
-  double slowdown = 1.0;           // >1: sleep so each step takes this many times as long
+  double slowdown = 1.0;           // >1: sleep so each step computes this many times as long
   StrategyOptions strategy;
 };
 

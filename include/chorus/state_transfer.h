@@ -3,11 +3,16 @@
 // state, step, data position) from a live member before its first step.
 //
 // Serving: StateServer answers msg::kStateTransfer requests with a state captured by the
-// `capture` callback. serve_pending() is called by the training thread between steps and
-// never blocks beyond the sends it makes (each bounded by send_timeout), so every state it
-// hands out is a consistent step boundary of this peer.
-// Fetching: fetch_state() asks the candidates in order and returns the first valid answer;
-// each attempt waits at most `timeout`, so a dead candidate costs a bounded delay.
+// `capture` callback. serve_pending() waits at most `wait` for a first request and otherwise
+// never blocks beyond the sends it makes (each bounded by send_timeout).
+// BackgroundStateServer runs a StateServer on its own thread and answers with snapshots the
+// training thread publishes at step boundaries, so a peer that is blocked in a collective or
+// in a slow step still serves a joiner at once: every state handed out is a consistent step
+// boundary of this peer, the freshest one published within `fresh_wait` of the request.
+// Fetching: fetch_state() asks every candidate at once and returns the valid answer with the
+// highest step among those that arrive by the first answer plus a short grace period; the
+// whole fetch waits at most `timeout`, so dead or busy candidates cost a bounded delay and
+// never add up.
 //
 // Protocol (inside msg::kStateTransfer): a request carries a random 64-bit nonce; the answer
 // echoes it, followed by the encoded TrainingState, or, when the encoded state exceeds what the
@@ -15,8 +20,12 @@
 // once: every member would answer the same). Answers with another nonce, from another sender,
 // or that do not decode are skipped and logged once. `log` receives one line per event (empty:
 // standard error).
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <thread>
 #include <functional>
 #include <optional>
 #include <string>
@@ -40,8 +49,9 @@ class StateServer {
   StateServer(Transport& transport, std::function<TrainingState()> capture,
               std::chrono::milliseconds send_timeout = std::chrono::milliseconds(2000),
               StateTransferLog log = {});
-  // Answers every request waiting now; returns how many were answered.
-  int serve_pending();
+  // Answers every request waiting now (waiting up to `wait` for the first); returns how many
+  // were answered.
+  int serve_pending(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
 
  private:
   Transport& transport_;
@@ -49,6 +59,38 @@ class StateServer {
   std::chrono::milliseconds send_timeout_;
   StateTransferLog log_;
   std::vector<std::string> logged_;  // senders whose malformed requests were logged (bounded)
+};
+
+class BackgroundStateServer {
+ public:
+  explicit BackgroundStateServer(Transport& transport,
+                                 std::chrono::milliseconds fresh_wait = std::chrono::milliseconds(300),
+                                 StateTransferLog log = {});
+  ~BackgroundStateServer();  // stops and joins the serving thread
+  BackgroundStateServer(const BackgroundStateServer&) = delete;
+  BackgroundStateServer& operator=(const BackgroundStateServer&) = delete;
+
+  // Training thread, at a step boundary: whether a request is waiting for a fresh snapshot.
+  bool wanted() const;
+  // Training thread: makes `state` the snapshot that requests are answered with. Until the
+  // first publish, requests go unanswered (the fetcher asks other members).
+  void publish(TrainingState state);
+  int answered() const { return answered_.load(); }
+
+ private:
+  TrainingState snapshot();  // serving thread: waits up to fresh_wait for a fresher one
+
+  std::chrono::milliseconds fresh_wait_;
+  mutable std::mutex mutex_;
+  std::condition_variable published_cv_;
+  std::optional<TrainingState> latest_;
+  std::uint64_t asked_ = 0;      // requests that asked for a fresh snapshot
+  std::uint64_t published_ = 0;  // value of asked_ at the latest publish
+  std::atomic<bool> wanted_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  StateServer server_;
+  std::thread thread_;  // last: started when everything above exists
 };
 
 struct FetchedState {

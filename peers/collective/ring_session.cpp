@@ -46,6 +46,7 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
 
   std::int64_t& offset = offset_[scope == Scope::group ? 1 : 0];
   req.round = static_cast<std::uint64_t>(static_cast<std::int64_t>(round) + offset);
+  const std::int64_t offset_before = offset;
   CollectiveOutcome out;
   std::uint64_t sent = 0, received = 0;
   for (int skips = 0;; ++skips) {
@@ -62,7 +63,8 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   services_.stats.bytes_recv += received;
   services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
   services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
-  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || offset != 0)
+  // Only rounds that needed something are events: a lasting round offset is not news.
+  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || offset != offset_before)
     services_.log.event("collective", {{"scope", group},
                                        {"round", req.round},
                                        {"status", collective_status_name(out.status)},

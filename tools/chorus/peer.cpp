@@ -91,7 +91,7 @@ const bool registered = register_command(
        app.add_option("--min-peers-wait", c.min_peers_wait_s, "Longest wait for --min-peers, seconds")
            ->capture_default_str();
        app.add_option("--max-steps", c.max_steps, "Stop after this many steps (0: no limit)");
-       app.add_option("--slowdown", c.slowdown, "Make each step take FACTOR times as long (fault injection)");
+       app.add_option("--slowdown", c.slowdown, "Make each step compute FACTOR times as long, as a slower machine would (fault injection; waits on the network are not stretched)");
        add_strategy_options(app, c.strategy);
        add_train_options(app, o->train);
        o->train.log_every = 20;
