@@ -16,12 +16,7 @@ TEST_CASE("after the leader is killed every peer names the same new leader withi
   o.tau = 1;
   const std::size_t n = 4;
   Swarm swarm(n, o);
-  // Rank the peers by their (fixed) loss.
-  std::vector<std::size_t> order{0, 1, 2, 3};
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const float la = swarm.node(a).model->last_loss(), lb = swarm.node(b).model->last_loss();
-    return la != lb ? la < lb : swarm.node(a).id() < swarm.node(b).id();
-  });
+  const std::vector<std::size_t> order = ranked_by_loss(swarm);
   swarm.start_running({}, 5ms);
   auto everyone_names = [&](std::size_t who) {
     for (std::size_t i : swarm.live()) {

@@ -192,11 +192,7 @@ TEST_CASE("LSGD pulls every non-leader towards the leader by exactly lambda, and
   const std::size_t n = 4;
   Swarm swarm(n, o);
   // The loss of each peer is fixed (the harness computed one batch); the leader is the lowest.
-  std::size_t leader = 0;
-  for (std::size_t i = 1; i < n; ++i) {
-    const float li = swarm.node(i).model->last_loss(), ll = swarm.node(leader).model->last_loss();
-    if (li < ll || (li == ll && swarm.node(i).id() < swarm.node(leader).id())) leader = i;
-  }
+  const std::size_t leader = ranked_by_loss(swarm)[0];
   REQUIRE(settle_ranking(swarm, n));
   const std::vector<float> x_leader = swarm.params(leader);
   std::mutex mu;
@@ -232,16 +228,11 @@ TEST_CASE("multi-leader LSGD pulls towards the group leader and the global leade
   o.tau = 1;
   const std::size_t n = 4;
   Swarm swarm(n, o);
-  auto better = [&](std::size_t a, std::size_t b) {
-    const float la = swarm.node(a).model->last_loss(), lb = swarm.node(b).model->last_loss();
-    return la != lb ? la < lb : swarm.node(a).id() < swarm.node(b).id();
-  };
-  std::size_t global = 0;
-  for (std::size_t i = 1; i < n; ++i)
-    if (better(i, global)) global = i;
+  const std::vector<std::size_t> order = ranked_by_loss(swarm);
+  const std::size_t global = order[0];
   const std::size_t mate = (global + 2) % 4;  // same label (index parity) as the global leader
-  const std::size_t other_a = (global + 1) % 2, other_b = other_a + 2;
-  const std::size_t local = better(other_a, other_b) ? other_a : other_b;  // leader of the other group
+  // The leader of the other group: its best-ranked member.
+  const std::size_t local = *std::find_if(order.begin(), order.end(), [&](std::size_t i) { return i % 2 != global % 2; });
   REQUIRE(settle_ranking(swarm, n));
   const std::vector<float> x_global = swarm.params(global);
   std::mutex mu;

@@ -90,18 +90,7 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
 }
 
 // A loopback TCP address nobody listens on (a port the kernel just handed out and took back).
-std::string unused_address() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return "tcp://127.0.0.1:" + std::to_string(port);
-}
+std::string unused_address() { return "tcp://127.0.0.1:" + std::to_string(chorus_test::free_loopback_port()); }
 
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "chorus/model.h"
 #include "chorus/strategy.h"
 #include "chorus/error.h"
+#include "inproc_peer.h"
 #include "peers/collective/ring_session.h"
 
 using namespace chorus;
@@ -23,45 +24,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Peer {
-  std::unique_ptr<Transport> transport;
-  std::unique_ptr<Membership> membership;
-  std::unique_ptr<Backend> backend;
-  std::unique_ptr<Model> model;
-  std::unique_ptr<HostParams> params;
-  RunLog log;
-  CommStats stats;
-  std::unique_ptr<PeerServices> services;
-  std::unique_ptr<Strategy> strategy;
-};
+using Peer = chorus_test::InprocPeer;
 
 class Swarm {
  public:
   Swarm(std::size_t n, StrategyOptions options, const std::string& tag) : hub_(std::make_shared<InprocHub>()) {
-    for (std::size_t i = 0; i < n; ++i) {
-      auto p = std::make_unique<Peer>();
-      TransportConfig c;
-      c.address = "inproc://strategy-" + tag + "-" + std::to_string(i);
-      c.log = [](const std::string&) {};
-      p->transport = make_inproc_transport(hub_, c);
-      std::vector<std::string> seeds;
-      if (i > 0) seeds.push_back("inproc://strategy-" + tag + "-0");
-      p->membership = std::make_unique<Membership>(*p->transport, Member{p->transport->id(), c.address, "", 0},
-                                                   seeds, MembershipTimings::loopback());
-      peers_.push_back(std::move(p));
-    }
-    for (auto& p : peers_) p->membership->start();
-    const auto until = std::chrono::steady_clock::now() + 20s;
-    for (auto& p : peers_)
-      while (p->membership->view().size() < n && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    for (std::size_t i = 0; i < n; ++i) peers_.push_back(std::make_unique<Peer>());
+    REQUIRE(chorus_test::start_inproc_members(hub_, peers_, "strategy-" + tag, 0));
     for (auto& p : peers_) {
-      REQUIRE(p->membership->view().size() == n);
       p->backend = make_backend("cpu");
       p->model = Model::create("mlp", *p->backend, 4, 1234);
-      p->params = std::make_unique<HostParams>(*p->model);
-      p->services = std::make_unique<PeerServices>(
-          PeerServices{*p->transport, *p->membership, *p->model, *p->params, p->log, p->stats, options, 1});
-      p->strategy = make_strategy(*p->services);
+      p->start_strategy(options, 1, [](PeerServices& s) { return make_strategy(s); });
     }
   }
   ~Swarm() {
