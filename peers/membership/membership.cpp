@@ -115,11 +115,14 @@ void Membership::Impl::run() {
       break;
     }
     Clock::time_point t = Clock::now();
-    if (t - last_loop > stall) {
+    // Sends to dead members block up to send_wait each: that is the loop's own time, not a
+    // stall, or a member whose peers all died would never conclude a probe.
+    if (t - last_loop - accounted > stall) {
       probe.reset();
       grace_until = t + timings.probe_timeout;
     }
     last_loop = t;
+    accounted = Clock::duration::zero();
     run_timers(t);
     dispatch_events();
 
@@ -127,6 +130,7 @@ void Membership::Impl::run() {
     const milliseconds wait = std::clamp(
         std::chrono::ceil<milliseconds>(next_deadline(t) - t), milliseconds(0), kMaxWait);
     std::optional<ReceivedMessage> received;
+    accounted += wait;
     try {
       received = transport.receive(wait, msg::kMembership);
     } catch (const std::exception&) {

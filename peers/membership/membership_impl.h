@@ -89,6 +89,9 @@ struct Membership::Impl {
   std::uint64_t next_sequence = 1;
   Clock::time_point next_probe, next_gossip, next_sync, next_join, join_phase_end;
   Clock::time_point last_loop, grace_until;
+  // Time the loop spent blocked in its own sends and waiting for messages since last_loop:
+  // what a stall check must not count (only time unaccounted for means a stopped process).
+  Clock::duration accounted{};
   std::size_t next_seed = 0;
   bool leaving = false;
 

@@ -23,7 +23,11 @@ bool Membership::Impl::send(const std::string& to, Message& message, std::option
   SendStatus status = SendStatus::kUnreachable;
   try {
     const std::vector<std::byte> bytes = encode(message);
-    status = transport.send(to, message.type, bytes, wait.value_or(send_wait));
+    const milliseconds limit = wait.value_or(send_wait);
+    const Clock::time_point t0 = Clock::now();
+    status = transport.send(to, message.type, bytes, limit);
+    // At most the send's own limit: a process stopped mid-send is still a stall.
+    accounted += std::min<Clock::duration>(Clock::now() - t0, limit);
   } catch (const std::exception&) {
     // An address this transport cannot reach (another host without a swarm key, ...).
   }
