@@ -55,9 +55,9 @@ class Trainer {
   StepResult step(const std::function<void()>& before_update = {});
   double evaluate();  // test-set accuracy in [0,1]
 
-  // Re-deals the data: this process now trains shard `index` of `count`, from the start of
-  // its current epoch. The learning-rate schedule is re-fitted so the remaining epochs of
-  // the new shard end where config().epochs ends.
+  // Re-deals the data: this process now trains shard `index` of `count`, at the same
+  // fraction of its current epoch. The learning-rate schedule is re-fitted so the remaining
+  // epochs of the new shard end where config().epochs ends.
   void reshard(int index, int count);
   // Epochs completed over this process's shard (fractional).
   double progress() const;

@@ -72,9 +72,13 @@ double Trainer::progress() const {
 
 void Trainer::reshard(int index, int count) {
   const std::int64_t epoch = cursor_.epoch();
+  const double done_in_epoch = progress() - static_cast<double>(epoch);  // in [0, 1)
   BatchCursor cursor(shard_indices(train_.size(), config_.seed, index, count), config_.seed);
   if (cursor.shard_size() == 0) throw UserError("this peer's data shard is empty");
-  cursor.seek(epoch, 0);
+  // The same fraction of the epoch on the new shard: a view change late in an epoch does not
+  // start the epoch over.
+  const auto offset = static_cast<std::uint64_t>(done_in_epoch * static_cast<double>(cursor.shard_size()));
+  cursor.seek(epoch, std::min<std::uint64_t>(offset, cursor.shard_size() - 1));
   cursor_ = std::move(cursor);
   config_.shard_index = index;
   config_.shard_count = count;

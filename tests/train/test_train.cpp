@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "chorus/dataset.h"
 #include "chorus/run_log.h"
+#include "chorus/trainer.h"
 #include "test_util.h"
 
 using chorus_test::chorus_bin;
@@ -86,4 +88,31 @@ TEST_CASE("chorus train --model cnn --epochs 4 reaches the benchmark accuracy (>
   const auto lines = read_lines(log);
   REQUIRE_FALSE(lines.empty());
   CHECK(lines.back()["final_test_acc"].get<double>() >= 0.91);
+}
+
+TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the new shard") {
+  chorus::Dataset data;
+  data.rows = data.cols = 28;
+  data.labels.resize(1200);
+  data.images.assign(data.labels.size() * data.sample_floats(), 0.1f);
+  for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
+  chorus::TrainConfig c;
+  c.epochs = 2;
+  c.batch = 10;
+  c.shard_index = 0;
+  c.shard_count = 4;  // 300 samples: 30 steps an epoch
+  chorus::Trainer trainer(c, data, data);
+  for (int i = 0; i < 45; ++i) trainer.step();  // 1.5 epochs
+  CHECK(trainer.progress() == doctest::Approx(1.5));
+  trainer.reshard(1, 3);  // 400 samples: 40 steps an epoch
+  CHECK(trainer.cursor().epoch() == 1);
+  CHECK(trainer.progress() == doctest::Approx(1.5));
+  // What is left: half an epoch of the new shard, not a whole one.
+  CHECK(trainer.schedule().total_steps == 45 + 20);
+  int more = 0;
+  while (!trainer.finished() && more < 1000) {
+    trainer.step();
+    ++more;
+  }
+  CHECK(more == 20);
 }
