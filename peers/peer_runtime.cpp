@@ -249,6 +249,7 @@ int PeerRun::run() {
     follow_view();
     // A snapshot when a joiner asks for one, and now and then so that the one served while
     // this peer is blocked (in a collective, a paused process) is never far behind.
+    state_server.note_step(trainer_->steps_done());
     if (state_server.wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
       state_server.publish(trainer_->capture());
 

@@ -185,7 +185,9 @@ TrainingState BackgroundStateServer::snapshot() {
   wanted_ = true;
   published_cv_.wait_for(lock, fresh_wait_, [&] { return published_ >= ask || stop_.load(); });
   if (!latest_) throw UserError("no training state yet (this peer is still starting)");
-  return *latest_;
+  TrainingState s = *latest_;
+  s.step = std::max(s.step, steps_done_.load(std::memory_order_relaxed));
+  return s;
 }
 
 std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<std::string>& candidates,

@@ -75,6 +75,11 @@ class BackgroundStateServer {
   // Training thread: makes `state` the snapshot that requests are answered with. Until the
   // first publish, requests go unanswered (the fetcher asks other members).
   void publish(TrainingState state);
+  // Training thread, at every step boundary: the steps this peer has completed. Answers carry
+  // this step count even when their snapshot is older (the peer was blocked in a collective):
+  // a joiner then counts steps as the swarm does, so its next step is the one the others are
+  // in, and its collectives (which follow from the step) are theirs.
+  void note_step(std::int64_t steps_done) { steps_done_.store(steps_done, std::memory_order_relaxed); }
   int answered() const { return answered_.load(); }
 
  private:
@@ -87,6 +92,7 @@ class BackgroundStateServer {
   std::uint64_t asked_ = 0;      // requests that asked for a fresh snapshot
   std::uint64_t published_ = 0;  // value of asked_ at the latest publish
   std::atomic<bool> wanted_{false};
+  std::atomic<std::int64_t> steps_done_{0};
   std::atomic<bool> stop_{false};
   std::atomic<int> answered_{0};
   StateServer server_;

@@ -1,5 +1,7 @@
 #include "peers/collective/ring_session.h"
 
+#include "chorus/error.h"
+
 #include <fmt/format.h>
 
 #include "chorus/hash_order.h"
@@ -29,7 +31,10 @@ RingSession::RingSession(PeerServices& services, std::chrono::milliseconds timeo
     : services_(services), ring_(services.transport), rule_(parse_group_rule(services.options.groups)),
       timeout_(timeout) {}
 
-CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::uint64_t round) {
+CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period) {
+  const std::int64_t aligned_step = aligned(step);
+  CHORUS_CHECK(period >= 1 && aligned_step >= 0 && aligned_step % period == 0,
+               "a collective runs at a multiple of its period");
   const auto t0 = std::chrono::steady_clock::now();
   Membership& membership = services_.membership;
   const PeerId self = services_.transport.id();
@@ -44,9 +49,8 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   if (scope != Scope::group) req.view = [&membership] { return ring_view(membership.view()); };
   else req.view = [&membership, this, self] { return group_ring_view(membership.view(), rule_, self); };
 
-  std::int64_t& offset = offset_[scope == Scope::group ? 1 : 0];
-  req.round = static_cast<std::uint64_t>(static_cast<std::int64_t>(round) + offset);
-  const std::int64_t offset_before = offset;
+  req.round = static_cast<std::uint64_t>(aligned_step / period);
+  const std::int64_t offset_before = step_offset_;
   CollectiveOutcome out;
   std::uint64_t sent = 0, received = 0;
   for (int skips = 0;; ++skips) {
@@ -54,8 +58,9 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
     sent += out.bytes_sent;
     received += out.bytes_received;
     if (out.status != CollectiveStatus::skipped || skips >= 8) break;
-    // The others are at a later round: take part in theirs, with these values.
-    offset += static_cast<std::int64_t>(out.round) - static_cast<std::int64_t>(req.round);
+    // The others are at a later round: take part in theirs, with these values, and count
+    // steps as they do from now on.
+    step_offset_ += (static_cast<std::int64_t>(out.round) - static_cast<std::int64_t>(req.round)) * period;
     req.round = out.round;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -63,15 +68,15 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   services_.stats.bytes_recv += received;
   services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
   services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
-  // Only rounds that needed something are events: a lasting round offset is not news.
-  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || offset != offset_before)
+  // Only rounds that needed something are events: a lasting step offset is not news.
+  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || step_offset_ != offset_before)
     services_.log.event("collective", {{"scope", group},
                                        {"round", req.round},
                                        {"status", collective_status_name(out.status)},
                                        {"attempts", out.attempts},
                                        {"contributors", out.contributors},
                                        {"from_peer", out.from_peer},
-                                       {"round_offset", offset},
+                                       {"step_offset", step_offset_},
                                        {"seconds", seconds},
                                        {"detail", out.detail}});
   return out;

@@ -4,11 +4,13 @@
 // (all members in hash order, or this peer's group from the topology module); the rounds; the
 // statistics and the log lines.
 //
-// Rounds: a strategy names each collective by a round it derives from its step (step, or
-// step / k), so members that started together agree. A member whose count differs (it joined
-// through state transfer while the others kept training) is told the others' round by the
-// collective (CollectiveStatus::skipped) and joins that round at once with the same values;
-// the session keeps the difference as an offset, so its later rounds line up too.
+// Rounds: a strategy averages at steps that are multiples of its period (1, K, K1 or K2) and
+// names each collective by step / period, so members that started together agree. A member
+// whose step count differs (it joined through state transfer while the others kept training)
+// is told the others' round by the collective (CollectiveStatus::skipped) and joins that round
+// at once with the same values; the session keeps the difference as a step offset, which the
+// strategies add to their step (aligned()) before deciding whether and which collective a step
+// runs — so all later boundaries line up, for every scope.
 //
 // Blocking: average() blocks the training thread until the round is done, skipped or failed
 // (bounded by `timeout`; a dead member costs the time membership needs to declare it dead).
@@ -37,8 +39,12 @@ class RingSession {
 
   explicit RingSession(PeerServices& services, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-  // Averages `data` over the scope's members for collective `round`.
-  CollectiveOutcome average(std::span<float> data, Scope scope, std::uint64_t round);
+  // This peer's step as the swarm counts it (the local step plus the offset learned from
+  // skipped rounds).
+  std::int64_t aligned(std::int64_t step) const { return step + step_offset_; }
+  // Averages `data` over the scope's members for the collective of `step`, whose aligned
+  // step must be a multiple of `period`: round aligned(step) / period.
+  CollectiveOutcome average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period);
   // Answers other members between collectives (every step), or for `for_at_least` when
   // leaving (a member that lost the last round may still ask for its result).
   void serve(std::chrono::milliseconds for_at_least = std::chrono::milliseconds(0)) { ring_.serve(for_at_least); }
@@ -48,7 +54,7 @@ class RingSession {
   RingAllreduce ring_;
   GroupRule rule_;
   std::chrono::milliseconds timeout_;
-  std::int64_t offset_[2] = {0, 0};  // all members, group: the others' round minus ours
+  std::int64_t step_offset_ = 0;  // the others' step minus ours
 };
 
 }  // namespace chorus

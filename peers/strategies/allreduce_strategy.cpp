@@ -22,13 +22,13 @@ class AllreduceStrategy final : public Strategy {
 
   void before_update(std::int64_t step) override {
     const std::span<float> g = grads_.pull();
-    const CollectiveOutcome out = session_.average(g, RingSession::Scope::global, static_cast<std::uint64_t>(step));
+    const CollectiveOutcome out = session_.average(g, RingSession::Scope::global, step, 1);
     if (out.status != CollectiveStatus::done) return;  // the local gradient, unchanged
     grads_.push();
     if (out.member_set == member_set_) return;
     member_set_ = out.member_set;
     const std::span<float> x = services_.params.pull();
-    if (session_.average(x, RingSession::Scope::resync, static_cast<std::uint64_t>(step)).status ==
+    if (session_.average(x, RingSession::Scope::resync, step, 1).status ==
         CollectiveStatus::done)
       services_.params.push();
   }

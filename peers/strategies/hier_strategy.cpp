@@ -22,15 +22,17 @@ class HierStrategy final : public Strategy {
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
 
   void after_update(std::int64_t step) override {
-    const bool global = step % k2_ == 0, group = step % k1_ == 0;
+    // Boundaries on the swarm's step count, so a member that joined with a different count
+    // runs the same collective (group or global) as the others at each step.
+    const std::int64_t s = session_.aligned(step);
+    const bool global = s % k2_ == 0, group = s % k1_ == 0;
     if (!global && !group) {
       session_.serve();
       return;
     }
     const std::span<float> x = services_.params.pull();
-    const CollectiveOutcome out =
-        global ? session_.average(x, RingSession::Scope::global, static_cast<std::uint64_t>(step / k2_))
-               : session_.average(x, RingSession::Scope::group, static_cast<std::uint64_t>(step / k1_));
+    const CollectiveOutcome out = global ? session_.average(x, RingSession::Scope::global, step, k2_)
+                                         : session_.average(x, RingSession::Scope::group, step, k1_);
     if (out.status == CollectiveStatus::done) services_.params.push();
   }
 

@@ -1,6 +1,6 @@
 // `kavg`: K-step averaging SGD (Zhou & Cong) — each member takes K local steps, then the
 // parameters are averaged over all members by the ring all-reduce: x_i ← (1/n) Σ x_j.
-// K = 1 is parameter-averaging SGD. The round of step s (a multiple of K) is s / K; between
+// K = 1 is parameter-averaging SGD. The round of (aligned) step s, a multiple of K, is s / K; between
 // averagings the member keeps answering the others (a member that lost a round asks).
 #include <fmt/format.h>
 
@@ -20,13 +20,12 @@ class KavgStrategy final : public Strategy {
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
 
   void after_update(std::int64_t step) override {
-    if (step % k_ != 0) {
+    if (session_.aligned(step) % k_ != 0) {
       session_.serve();
       return;
     }
     const std::span<float> x = services_.params.pull();
-    const CollectiveOutcome out =
-        session_.average(x, RingSession::Scope::global, static_cast<std::uint64_t>(step / k_));
+    const CollectiveOutcome out = session_.average(x, RingSession::Scope::global, step, k_);
     if (out.status == CollectiveStatus::done) services_.params.push();
   }
 

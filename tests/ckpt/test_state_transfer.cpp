@@ -353,11 +353,18 @@ TEST_CASE("a background server answers while the training thread is blocked, fre
     REQUIRE_MESSAGE(got, log.all());
     CHECK(bits_equal(got->state, at_boundary));
     CHECK(seconds_since(start) < 3.0);
+    // Still blocked, but 30 steps later by its count: the older snapshot with the current step
+    // count (a joiner must count steps as the swarm does).
+    background.note_step(130);
+    got = fetch_state(*joiner, {server->address()}, 5s, log.sink());
+    REQUIRE_MESSAGE(got, log.all());
+    CHECK(got->state.step == 130);
+    CHECK(got->state.params == at_boundary.params);
 
     // A training thread stepping: it sees the request and publishes its current step.
     std::atomic<bool> stop{false};
     std::thread trainer([&] {
-      std::int64_t step = 100;
+      std::int64_t step = 130;
       while (!stop) {
         ++step;
         if (background.wanted()) {
@@ -372,7 +379,7 @@ TEST_CASE("a background server answers while the training thread is blocked, fre
     stop = true;
     trainer.join();
     REQUIRE_MESSAGE(got, log.all());
-    CHECK(got->state.step > 100);
-    CHECK(background.answered() == 2);
+    CHECK(got->state.step > 130);
+    CHECK(background.answered() == 3);
   }
 }
