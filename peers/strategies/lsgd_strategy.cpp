@@ -14,8 +14,9 @@
 // incarnation) to the view and adopts the ranking of round e−2 once it is complete (every
 // started member of the view reported; those reports were sent 2τ steps ago, so normally they
 // are all here — only a report known to exist but not yet arrived is waited for, briefly);
-// until then the previous ranking stays. The leader is the first ranked member in the current
-// view.
+// until then the previous ranking stays — or, when reports take longer than that to arrive
+// (a slow network), the newest complete round among those kept replaces it. The leader is the
+// first ranked member in the current view.
 // When the leader dies every peer moves to the next-lowest as soon as membership drops it, and
 // for one view all peers name the same leader.
 //
@@ -48,7 +49,7 @@ using namespace gossip;
 constexpr double kLossSmoothing = 0.9;
 // Election rounds whose reports are kept; a peer that jumps ahead reports for as many of the
 // rounds it skipped, so that every election it could have taken part in has its report.
-constexpr std::uint64_t kRoundsKept = 8;
+constexpr std::uint64_t kRoundsKept = 64;  // rounds of loss reports kept: enough for a slow network
 
 struct Snapshot {
   std::int64_t step = 0;
@@ -201,21 +202,38 @@ class LsgdStrategy final : public PeerExchange {
     // previous ranking stays — so peers never adopt rankings that leave out different members.
     const auto until = Mailbox::Clock::now() + std::min<std::chrono::milliseconds>(
                                                    timings().exchange_timeout, std::chrono::milliseconds(50));
-    bool complete = false;
-    for (;;) {
+    // Complete: every member heard from has reported round e; `waiting` when one of them has
+    // reported a later round already (its report for e is on its way).
+    auto complete = [&](std::uint64_t e, bool* waiting) {
       const View v = view();
-      bool waiting = false;
-      complete = true;
-      for (PeerId id : board_.missing(election, v)) {
+      bool all = true;
+      for (PeerId id : board_.missing(e, v)) {
         if (id == self_id() || !channel().last_heard(id)) continue;
-        complete = false;
+        all = false;
         const auto latest = board_.latest_round(id);
-        if (latest && *latest > election) waiting = true;
+        if (waiting && latest && *latest > e) *waiting = true;
       }
-      if (!waiting || stopping() || Mailbox::Clock::now() >= until) break;
+      return all;
+    };
+    for (;;) {
+      bool waiting = false;
+      if (complete(election, &waiting)) {
+        board_.adopt(election);
+        break;
+      }
+      if (!waiting || stopping() || Mailbox::Clock::now() >= until) {
+        // On a slow network reports take many rounds to arrive: adopt the newest complete
+        // round that is newer than the ranking held, so a leader is still elected.
+        const auto held = board_.adopted_round();
+        for (std::uint64_t e = election - 1; e >= 1 && e + kRoundsKept > round && (!held || e > *held); --e)
+          if (complete(e, nullptr)) {
+            board_.adopt(e);
+            break;
+          }
+        break;
+      }
       std::this_thread::sleep_for(timings().poll);
     }
-    if (complete) board_.adopt(election);
     const View v = view();
     if (v.index_of(self_id()) < 0) return false;
     const auto global = board_.leader(v);
