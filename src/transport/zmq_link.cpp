@@ -90,7 +90,11 @@ class ZmqLink final : public FrameLink {
   SendStatus push(const std::string& to, WireFrame&& frame, TransportClock::time_point deadline) override {
     std::shared_ptr<Outgoing> out = outgoing(to);
     if (!out) return SendStatus::kUnreachable;
-    std::lock_guard lock(out->mutex);
+    // Another thread's send to the same peer may be blocked up to its own (longer) deadline:
+    // wait for the socket only up to this send's deadline, so a small message (a membership
+    // ack) never waits out a large one to a dead peer.
+    std::unique_lock lock(out->mutex, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) return SendStatus::kTimeout;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TransportClock::now());
     out->socket.set(zmq::sockopt::sndtimeo, to_ms(left));
     try {
@@ -166,7 +170,7 @@ class ZmqLink final : public FrameLink {
 
  private:
   struct Outgoing {
-    std::mutex mutex;
+    std::timed_mutex mutex;
     zmq::socket_t socket;
   };
 
