@@ -1,5 +1,7 @@
 #include "peers/gossip/sharded_store.h"
 
+#include <set>
+
 #include <algorithm>
 #include <cstring>
 
@@ -138,10 +140,13 @@ std::vector<std::optional<ShardAnswer>> ShardedStore::request_all(StoreOp op, st
     PeerId owner;
   };
   std::vector<Sent> sent;
+  // An owner that does not take a request (dead, not yet out of the view) is not asked again
+  // in this call: each try would cost a whole send timeout.
+  std::set<PeerId> unreachable;
   for (std::size_t k = 0; k < shards_; ++k) {
     if (!only.empty() && (k >= only.size() || !only[k])) continue;
     const auto o = owner(v, k);
-    if (!o) continue;
+    if (!o || unreachable.count(*o) || (*o != self_ && !membership_.is_member(*o))) continue;
     const auto [b, e] = range(k);
     const auto part = data.subspan(b, e - b);
     if (*o == self_) {
@@ -162,6 +167,7 @@ std::vector<std::optional<ShardAnswer>> ShardedStore::request_all(StoreOp op, st
     if (channel_.send(v.members[static_cast<std::size_t>(idx)].address, h, part)) {
       sent.push_back({h.id, k, *o});
     } else {
+      unreachable.insert(*o);
       std::lock_guard lock(mutex_);
       waiting_.erase(h.id);
     }
@@ -241,12 +247,13 @@ void ShardedStore::on_copy(Letter&& l) {
   held_[k] = std::move(s);
 }
 
-void ShardedStore::send_copy(const std::string& to, std::size_t shard, const Shard& s) {
+bool ShardedStore::send_copy(const std::string& to, std::size_t shard, const Shard& s,
+                             std::chrono::milliseconds timeout) {
   LetterHead h;
   h.kind = kStoreCopy;
   h.a = shard;
   h.b = s.version;
-  channel_.send(to, h, s.value);
+  return channel_.send(to, h, s.value, timeout);
 }
 
 void ShardedStore::tick() {
@@ -291,7 +298,13 @@ void ShardedStore::tick() {
       for (auto it = abandoned_.begin(); it != abandoned_.end();)
         it = membership_.is_member(it->second.owner) ? std::next(it) : abandoned_.erase(it);
   }
-  for (const auto& o : out) send_copy(o.to, o.shard, o.copy);
+  // The channel thread also answers the store's requests: a replica that does not take its
+  // copy at once (a member that died and is not yet out of the view) is skipped for the rest
+  // of this tick rather than blocking those answers; the next tick sends a fresher copy.
+  const auto timeout = std::min(channel_.timings().send_timeout, std::chrono::milliseconds(100));
+  std::set<std::string> unreachable;
+  for (const auto& o : out)
+    if (!unreachable.count(o.to) && !send_copy(o.to, o.shard, o.copy, timeout)) unreachable.insert(o.to);
 }
 
 void ShardedStore::hand_over() {
@@ -307,7 +320,7 @@ void ShardedStore::hand_over() {
     const auto [o, r] = top_two(v, k);
     for (const auto& id : {o, r}) {
       if (!id) continue;
-      send_copy(v.members[static_cast<std::size_t>(v.index_of(*id))].address, k, s);
+      send_copy(v.members[static_cast<std::size_t>(v.index_of(*id))].address, k, s, channel_.timings().send_timeout);
     }
   }
 }

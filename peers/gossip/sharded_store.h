@@ -108,7 +108,8 @@ class ShardedStore {
   void on_reply(Letter&& l);
   void on_copy(Letter&& l);
   void tick();
-  void send_copy(const std::string& to, std::size_t shard, const Shard& s);
+  // Sends a copy of a shard; returns whether the transport took it within `timeout`.
+  bool send_copy(const std::string& to, std::size_t shard, const Shard& s, std::chrono::milliseconds timeout);
 
   GossipChannel& channel_;
   Membership& membership_;
