@@ -19,8 +19,9 @@
 //     first time, for the connection); on timeout they return kTimeout and send nothing more.
 //     kOk means handed to the transport, not delivered: a peer that dies loses what was queued.
 //   receive waits at most `timeout` for the next accepted message whose type is in `types`.
-// Receiving runs on a thread of the transport's own: frames are verified and queued as they
-// arrive, whether or not anyone is in receive(). The queue is bounded (TransportConfig::
+// Frames are verified and queued as they arrive, whether or not anyone is in receive(): by a
+// thread of the transport's own, or by a receive() caller that finds nothing queued for it
+// (one thread hand-over fewer). The queue is bounded (TransportConfig::
 // receive_queue, receive_queue_bytes); a message that finds it full is dropped and counted as
 // RejectReason::kQueueFull -- so a peer that stops receiving loses messages, never memory.
 // Ordering: messages from one sender to one receiver arrive in the order they were sent when

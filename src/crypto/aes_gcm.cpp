@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "chorus/error.h"
+#include "chorus/wire.h"
 #include "chorus_config.h"
 #include "crypto/aes_gcm_vaes.h"
 
@@ -107,9 +108,21 @@ void Key::encrypt(const unsigned char nonce[12], const unsigned char* ad, std::s
 }
 
 bool Key::decrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
-                  std::size_t n, unsigned char* out, const unsigned char tag[16]) const {
+                  std::size_t n, unsigned char* out, const unsigned char tag[16], bool* all_finite_f32) const {
   if (n > kMaxMessageBytes) return false;
-  if (use_vaes()) return vaes::open(state_->vaes, nonce, ad, ad_len, in, n, out, tag);
+  if (use_vaes()) return vaes::open(state_->vaes, nonce, ad, ad_len, in, n, out, tag, all_finite_f32);
+  const bool ok = decrypt_fallback(nonce, ad, ad_len, in, n, out, tag);
+  if (ok && all_finite_f32) {
+    const unsigned char* scanned = n ? out : ad;
+    const std::size_t len = n ? n : ad_len;
+    *all_finite_f32 = wire::all_finite_f32({reinterpret_cast<const std::byte*>(scanned), scanned ? len : 0});
+  }
+  return ok;
+}
+
+bool Key::decrypt_fallback(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len,
+                           const unsigned char* in, std::size_t n, unsigned char* out,
+                           const unsigned char tag[16]) const {
 #if CHORUS_HAVE_OPENSSL
   EVP_CIPHER_CTX* c = thread_context();
   if (!c || !cipher()) return false;

@@ -32,10 +32,17 @@ class Key {
                std::size_t n, unsigned char* out, unsigned char tag[16]) const;
   // Verifies and decrypts; false when the tag does not verify (then `out` must not be used:
   // depending on the implementation it holds zeros or unverified plaintext).
+  // With `all_finite_f32` non-null, also stores whether the plaintext (or, when n == 0, the
+  // associated data), read as 4-byte little-endian floats from its first byte on, holds no NaN
+  // or infinity (wire::all_finite_f32's answer); the VAES code checks each register as it
+  // decrypts or hashes it, the others in a pass afterwards. Meaningful only when it returns true.
   bool decrypt(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len, const unsigned char* in,
-               std::size_t n, unsigned char* out, const unsigned char tag[16]) const;
+               std::size_t n, unsigned char* out, const unsigned char tag[16],
+               bool* all_finite_f32 = nullptr) const;
 
  private:
+  bool decrypt_fallback(const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len,
+                        const unsigned char* in, std::size_t n, unsigned char* out, const unsigned char tag[16]) const;
   struct State;
   std::unique_ptr<State> state_;
 };

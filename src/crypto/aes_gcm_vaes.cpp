@@ -52,6 +52,21 @@ CHORUS_VAES_INLINE __m512i counter_swap512() {
 CHORUS_VAES_INLINE __m512i xor3(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
 CHORUS_VAES_INLINE __m512i swap_halves(__m512i a) { return _mm512_shuffle_epi32(a, static_cast<_MM_PERM_ENUM>(0x4e)); }
 
+// The finite-float scan that open() can run on bytes already in registers: a 4-byte word is a
+// NaN or an infinity exactly when its exponent bits (0x7f800000) are all ones. The scan keeps,
+// per 32-bit lane, the minimum of (~word & exponent) over everything it saw: a lane reaches 0
+// exactly when some word there had an all-ones exponent. Two instructions per register.
+struct FiniteScan {
+  __m512i low;
+  CHORUS_VAES_INLINE FiniteScan() : low(_mm512_set1_epi32(0x7f800000)) {}
+  CHORUS_VAES_INLINE void see(__m512i words) {
+    low = _mm512_min_epu32(low, _mm512_andnot_si512(words, _mm512_set1_epi32(0x7f800000)));
+  }
+  CHORUS_VAES_INLINE bool all_finite() const {
+    return _mm512_cmpeq_epi32_mask(low, _mm512_setzero_si512()) == 0;
+  }
+};
+
 // lo/mi/hi += unreduced carry-less product of a and h, lane by lane.
 CHORUS_VAES_INLINE void mul_accumulate(__m512i a, __m512i h, __m512i& lo, __m512i& mi, __m512i& hi) {
   lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(a, h, 0x00));
@@ -184,21 +199,33 @@ CHORUS_VAES_INLINE void prefetch_step(const unsigned char* p) {
 }
 
 // Absorbs `len` bytes into GHASH state x (the last partial block zero-padded, as GCM pads both
-// the associated data and the ciphertext).
-CHORUS_VAES_TARGET __m128i ghash(const Schedule& s, __m128i x, const unsigned char* p, std::size_t len) {
+// the associated data and the ciphertext). With kScan, also feeds every byte to `scan` (the
+// padding is zeros, which are finite).
+template <bool kScan>
+CHORUS_VAES_TARGET __m128i ghash(const Schedule& s, __m128i x, const unsigned char* p, std::size_t len,
+                                 FiniteScan& scan) {
   const __m512i rev = byte_reverse512();
   const StepPowers h = load_step_powers(s);
   for (; len >= kStepBytes; p += kStepBytes, len -= kStepBytes) {
     prefetch_step(p);
-    x = ghash_step(x, _mm512_loadu_si512(p), _mm512_loadu_si512(p + 64), _mm512_loadu_si512(p + 128),
-                   _mm512_loadu_si512(p + 192), h);
+    const __m512i d0 = _mm512_loadu_si512(p), d1 = _mm512_loadu_si512(p + 64);
+    const __m512i d2 = _mm512_loadu_si512(p + 128), d3 = _mm512_loadu_si512(p + 192);
+    if constexpr (kScan) {
+      scan.see(d0);
+      scan.see(d1);
+      scan.see(d2);
+      scan.see(d3);
+    }
+    x = ghash_step(x, d0, d1, d2, d3, h);
   }
   if (len == 0) return x;
   // m < 16 blocks left: block j is multiplied by H^(m-j), i.e. powers from slot 16 - m on.
   const std::size_t blocks = (len + 15) / 16, first = 16 - blocks;
   __m512i lo = _mm512_setzero_si512(), mi = lo, hi = lo;
   for (std::size_t r = 0; r * 64 < len; ++r) {
-    __m512i d = _mm512_shuffle_epi8(_mm512_maskz_loadu_epi8(leading_bytes(len - r * 64), p + r * 64), rev);
+    const __m512i raw = _mm512_maskz_loadu_epi8(leading_bytes(len - r * 64), p + r * 64);
+    if constexpr (kScan) scan.see(raw);
+    __m512i d = _mm512_shuffle_epi8(raw, rev);
     if (r == 0) d = _mm512_xor_si512(d, _mm512_zextsi128_si512(x));
     mul_accumulate(d, load_powers(s, first + 4 * r), lo, mi, hi);
   }
@@ -207,10 +234,12 @@ CHORUS_VAES_TARGET __m128i ghash(const Schedule& s, __m128i x, const unsigned ch
 
 // CTR-mode en/decryption of n bytes from counter block `counter` (in swapped form) on, with
 // GHASH of the ciphertext (the output when encrypting, the input when decrypting) absorbed
-// into x, which it returns.
-template <bool kDecrypt>
+// into x, which it returns. With kScan (decryption only), also feeds the plaintext to `scan`
+// while it is still in registers.
+template <bool kDecrypt, bool kScan>
 CHORUS_VAES_TARGET __m128i ctr_ghash(const Schedule& s, __m128i counter, __m128i x, const unsigned char* in,
-                                     std::size_t n, unsigned char* out) {
+                                     std::size_t n, unsigned char* out, FiniteScan& scan) {
+  static_assert(kDecrypt || !kScan, "only decryption scans its plaintext");
   WideKeys w;
   load_wide_keys(s, w);
   const StepPowers h = load_step_powers(s);
@@ -223,10 +252,18 @@ CHORUS_VAES_TARGET __m128i ctr_ghash(const Schedule& s, __m128i counter, __m128i
       prefetch_step(in);
       const __m512i c0 = _mm512_loadu_si512(in), c1 = _mm512_loadu_si512(in + 64);
       const __m512i c2 = _mm512_loadu_si512(in + 128), c3 = _mm512_loadu_si512(in + 192);
-      _mm512_storeu_si512(out, _mm512_xor_si512(c0, k0));
-      _mm512_storeu_si512(out + 64, _mm512_xor_si512(c1, k1));
-      _mm512_storeu_si512(out + 128, _mm512_xor_si512(c2, k2));
-      _mm512_storeu_si512(out + 192, _mm512_xor_si512(c3, k3));
+      const __m512i p0 = _mm512_xor_si512(c0, k0), p1 = _mm512_xor_si512(c1, k1);
+      const __m512i p2 = _mm512_xor_si512(c2, k2), p3 = _mm512_xor_si512(c3, k3);
+      _mm512_storeu_si512(out, p0);
+      _mm512_storeu_si512(out + 64, p1);
+      _mm512_storeu_si512(out + 128, p2);
+      _mm512_storeu_si512(out + 192, p3);
+      if constexpr (kScan) {
+        scan.see(p0);
+        scan.see(p1);
+        scan.see(p2);
+        scan.see(p3);
+      }
       x = ghash_step(x, c0, c1, c2, c3, h);
     }
   } else if (n >= kStepBytes) {
@@ -261,6 +298,7 @@ CHORUS_VAES_TARGET __m128i ctr_ghash(const Schedule& s, __m128i counter, __m128i
     const __m512i i = _mm512_maskz_loadu_epi8(mask, in + r * 64);
     const __m512i o = _mm512_xor_si512(i, k[r]);
     _mm512_mask_storeu_epi8(out + r * 64, mask, o);
+    if constexpr (kScan) scan.see(_mm512_maskz_mov_epi8(mask, o));  // bytes past the end count as zeros
     __m512i c = _mm512_shuffle_epi8(kDecrypt ? i : _mm512_maskz_mov_epi8(mask, o), rev);
     if (r == 0) c = _mm512_xor_si512(c, _mm512_zextsi128_si512(x));
     mul_accumulate(c, load_powers(s, first + 4 * r), lo, mi, hi);
@@ -269,9 +307,11 @@ CHORUS_VAES_TARGET __m128i ctr_ghash(const Schedule& s, __m128i counter, __m128i
 }
 
 // The whole of GCM but the final tag comparison: returns the expected tag.
-template <bool kDecrypt>
+// kScan: feed the plaintext (when n > 0) or else the associated data (a GMAC) to `scan`.
+template <bool kDecrypt, bool kScan>
 CHORUS_VAES_TARGET __m128i gcm(const Schedule& s, const unsigned char nonce[12], const unsigned char* ad,
-                               std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out) {
+                               std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
+                               FiniteScan& scan) {
   alignas(16) unsigned char block[16];
   std::memcpy(block, nonce, 12);
   block[12] = 0, block[13] = 0, block[14] = 0, block[15] = 1;  // J0 = nonce | 1 (big endian)
@@ -280,8 +320,12 @@ CHORUS_VAES_TARGET __m128i gcm(const Schedule& s, const unsigned char nonce[12],
   const __m128i first_counter = _mm_load_si128(reinterpret_cast<const __m128i*>(block));
 
   __m128i x = _mm_setzero_si128();
-  if (ad_len) x = ghash(s, x, ad, ad_len);
-  if (n) x = ctr_ghash<kDecrypt>(s, first_counter, x, in, n, out);
+  if (kScan && n == 0) {
+    if (ad_len) x = ghash<true>(s, x, ad, ad_len, scan);
+  } else if (ad_len) {
+    x = ghash<false>(s, x, ad, ad_len, scan);
+  }
+  if (n) x = ctr_ghash<kDecrypt, kScan>(s, first_counter, x, in, n, out, scan);
   // Length block: bit lengths of AD and ciphertext, big endian; byte-reversed that puts the
   // ciphertext length in the low qword.
   const __m128i lengths = _mm_set_epi64x(static_cast<long long>(ad_len * 8), static_cast<long long>(n * 8));
@@ -343,13 +387,17 @@ CHORUS_VAES_TARGET void expand_impl(const unsigned char key[32], Schedule& s) {
 CHORUS_VAES_TARGET void seal_impl(const Schedule& s, const unsigned char nonce[12], const unsigned char* ad,
                                   std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
                                   unsigned char tag[16]) {
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), gcm<false>(s, nonce, ad, ad_len, in, n, out));
+  FiniteScan unused;
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), gcm<false, false>(s, nonce, ad, ad_len, in, n, out, unused));
 }
 
 CHORUS_VAES_TARGET bool open_impl(const Schedule& s, const unsigned char nonce[12], const unsigned char* ad,
                                   std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
-                                  const unsigned char tag[16]) {
-  const __m128i expected = gcm<true>(s, nonce, ad, ad_len, in, n, out);
+                                  const unsigned char tag[16], bool* all_finite_f32) {
+  FiniteScan scan;
+  const __m128i expected = all_finite_f32 ? gcm<true, true>(s, nonce, ad, ad_len, in, n, out, scan)
+                                          : gcm<true, false>(s, nonce, ad, ad_len, in, n, out, scan);
+  if (all_finite_f32) *all_finite_f32 = scan.all_finite();
   const __m128i diff = _mm_xor_si128(expected, _mm_loadu_si128(reinterpret_cast<const __m128i*>(tag)));
   const bool ok = _mm_testz_si128(diff, diff) != 0;  // one instruction over all 16 bytes: constant time
   if (!ok && n) std::memset(out, 0, n);
@@ -390,8 +438,9 @@ void seal(const Schedule& s, const unsigned char nonce[12], const unsigned char*
 }
 
 bool open(const Schedule& s, const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len,
-          const unsigned char* in, std::size_t n, unsigned char* out, const unsigned char tag[16]) {
-  return open_impl(s, nonce, ad, ad_len, in, n, out, tag);
+          const unsigned char* in, std::size_t n, unsigned char* out, const unsigned char tag[16],
+          bool* all_finite_f32) {
+  return open_impl(s, nonce, ad, ad_len, in, n, out, tag, all_finite_f32);
 }
 
 }  // namespace chorus::aes_gcm::vaes

@@ -36,7 +36,12 @@ void seal(const Schedule& s, const unsigned char nonce[12], const unsigned char*
 // Decrypts n bytes of `in` into `out` (same aliasing rules) while authenticating, then checks
 // `tag` in constant time. Returns false when it does not verify; `out` is then overwritten
 // with zeros, so no unverified plaintext is left behind.
+// With `all_finite_f32` non-null, the same pass also checks the plaintext (or, when n == 0, the
+// associated data) as 4-byte little-endian floats from its first byte on -- each register right
+// after it is decrypted or hashed -- and stores whether none is a NaN or an infinity (a trailing
+// partial word never is). Meaningful only when open returns true.
 bool open(const Schedule& s, const unsigned char nonce[12], const unsigned char* ad, std::size_t ad_len,
-          const unsigned char* in, std::size_t n, unsigned char* out, const unsigned char tag[16]);
+          const unsigned char* in, std::size_t n, unsigned char* out, const unsigned char tag[16],
+          bool* all_finite_f32 = nullptr);
 
 }  // namespace chorus::aes_gcm::vaes

@@ -51,17 +51,20 @@ struct FrameCipher::SenderKey {
     crypto_aead_xchacha20poly1305_ietf_encrypt_detached(n ? uc(out) : &dummy, tag, &tag_len, n ? uc(in) : &zero, n,
                                                         nonnull(ad.data()), ad.size(), nullptr, nonce.bytes, raw);
   }
+  // With `all_finite_f32`: see aes_gcm::Key::decrypt (the plaintext, or the AD when n == 0).
   bool decrypt(std::uint32_t domain, std::uint64_t seq, std::span<const std::byte> ad, const std::byte* in,
-               std::size_t n, std::byte* out, const unsigned char tag[16]) const {
+               std::size_t n, std::byte* out, const unsigned char tag[16], bool* all_finite_f32 = nullptr) const {
     const Nonce nonce(seq, domain);
     static const unsigned char zero = 0;
     unsigned char dummy = 0;
     if (cipher == wire::Cipher::kAes256Gcm)
       return aes->decrypt(nonce.bytes, nonnull(ad.data()), ad.size(), n ? uc(in) : &zero, n, n ? uc(out) : &dummy,
-                          tag);
-    return crypto_aead_xchacha20poly1305_ietf_decrypt_detached(n ? uc(out) : &dummy, nullptr, n ? uc(in) : &zero, n,
-                                                               tag, nonnull(ad.data()), ad.size(), nonce.bytes,
-                                                               raw) == 0;
+                          tag, all_finite_f32);
+    const bool ok = crypto_aead_xchacha20poly1305_ietf_decrypt_detached(n ? uc(out) : &dummy, nullptr,
+                                                                        n ? uc(in) : &zero, n, tag, nonnull(ad.data()),
+                                                                        ad.size(), nonce.bytes, raw) == 0;
+    if (ok && all_finite_f32) *all_finite_f32 = wire::all_finite_f32(n ? std::span<const std::byte>(out, n) : ad);
+    return ok;
   }
 };
 
@@ -148,7 +151,7 @@ void FrameCipher::seal(const wire::Header& h, std::span<std::byte> head, std::sp
 }
 
 bool FrameCipher::open(const wire::Header& h, std::span<const std::byte> ad, std::span<const std::byte> tag,
-                       std::span<const std::byte> body, std::byte* body_out) {
+                       std::span<const std::byte> body, std::byte* body_out, bool* body_finite_f32) {
   if (h.protection == wire::Protection::kNone || !available(h.cipher)) return false;
   if (tag.size() != wire::tag_bytes(h.protection)) return false;
   const CacheKey ck{h.sender_id, h.incarnation, static_cast<std::uint8_t>(h.protection),
@@ -159,10 +162,13 @@ bool FrameCipher::open(const wire::Header& h, std::span<const std::byte> ad, std
   bool ok;
   if (h.protection == wire::Protection::kAuthenticated) {
     ok = key->decrypt(kDomainHead, h.sequence, ad, nullptr, 0, nullptr, uc(tag.data())) &&
-         key->decrypt(kDomainBody, h.sequence, body, nullptr, 0, nullptr, uc(tag.data() + 16));
+         key->decrypt(kDomainBody, h.sequence, body, nullptr, 0, nullptr, uc(tag.data() + 16), body_finite_f32);
   } else {
     if (!body.empty() && !body_out) return false;
-    ok = key->decrypt(kDomainSealed, h.sequence, ad, body.data(), body.size(), body_out, uc(tag.data()));
+    ok = key->decrypt(kDomainSealed, h.sequence, ad, body.data(), body.size(), body_out, uc(tag.data()),
+                      body_finite_f32);
+    // An empty body has nothing to check (decrypt looked at the head instead).
+    if (ok && body_finite_f32 && body.empty()) *body_finite_f32 = true;
   }
   // Only keys that opened a genuine frame enter the cache, so forged sender ids cannot evict.
   if (ok && !cached) remember(ck, key);

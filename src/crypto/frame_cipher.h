@@ -62,8 +62,12 @@ class FrameCipher {
   // Verifies the tag; for kEncrypted also decrypts `body` into `body_out` (may equal
   // body.data()). Returns false when anything fails to verify; `body_out` then holds no
   // plaintext worth reading.
+  // With `body_finite_f32` non-null, the pass that authenticates (and decrypts) the body also
+  // checks its plaintext as 4-byte floats and stores wire::all_finite_f32's answer there (set
+  // only when open returns true), so a parameter body is not read a second time for it.
   bool open(const wire::Header& h, std::span<const std::byte> authenticated_head,
-            std::span<const std::byte> tag, std::span<const std::byte> body, std::byte* body_out);
+            std::span<const std::byte> tag, std::span<const std::byte> body, std::byte* body_out,
+            bool* body_finite_f32 = nullptr);
 
  private:
   struct SenderKey;

@@ -23,8 +23,12 @@ class FrameLink {
   virtual bool in_process() const = 0;
   // Queues the frame for `to`; waits until the deadline at most. Thread-safe.
   virtual SendStatus push(const std::string& to, WireFrame&& frame, TransportClock::time_point deadline) = 0;
-  // The next frame that arrived, or nothing by the deadline. Called by one thread at a time.
+  // The next frame that arrived, or nothing by the deadline (or sooner after interrupt()).
+  // Called by one thread at a time -- not always the same one.
   virtual std::optional<WireFrame> pull(TransportClock::time_point deadline) = 0;
+  // Makes a pull() in progress return soon, with or without a frame; when none is in progress,
+  // the next one may return early instead. Thread-safe; never blocks.
+  virtual void interrupt() = 0;
   virtual void forget(const std::string& to) = 0;
 };
 

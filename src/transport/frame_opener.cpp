@@ -69,16 +69,22 @@ std::optional<ReceivedMessage> FrameOpener::open(WireFrame&& frame, std::uint64_
   std::shared_ptr<std::vector<float>> own;
   if (want_aligned && !aligned) own = std::make_shared<std::vector<float>>((body_bytes + 3) / 4);
 
+  // Parameters must all be finite. With a key, the pass that authenticates (and decrypts) the
+  // body checks that too, block by block while the bytes are in registers; without one, a pass
+  // of its own does. Either way the verdict is acted on only after the replay checks below, so
+  // the reason a frame is refused for does not depend on how it was checked.
+  bool finite = true;
   if (h.protection != wire::Protection::kNone) {
     std::byte* out = nullptr;
     if (h.protection == wire::Protection::kEncrypted) out = own ? reinterpret_cast<std::byte*>(own->data()) : body;
-    if (!cipher_->open(h, d.authenticated, d.tag, {body, body_bytes}, out)) {
+    if (!cipher_->open(h, d.authenticated, d.tag, {body, body_bytes}, out, d.params ? &finite : nullptr)) {
       log_.reject(RejectReason::kAuthFailed, origin, claimed, "tag does not verify (forged, corrupted, or another swarm key)");
       return std::nullopt;
     }
     if (own && h.protection == wire::Protection::kAuthenticated) std::memcpy(own->data(), body, body_bytes);
-  } else if (own) {
-    std::memcpy(own->data(), body, body_bytes);
+  } else {
+    if (own) std::memcpy(own->data(), body, body_bytes);
+    if (d.params) finite = wire::all_finite_f32({body, body_bytes});
   }
 
   if (auto why = replay_.check_and_commit(h.sender_id, h.incarnation, h.sequence, h.timestamp_us, now_us)) {
@@ -107,7 +113,7 @@ std::optional<ReceivedMessage> FrameOpener::open(WireFrame&& frame, std::uint64_
     m.payload.data = {static_cast<const std::byte*>(holder->data()), holder->size()};
     m.payload.owner = std::move(holder);
   }
-  if (d.params && !wire::all_finite_f32(m.payload.data)) {
+  if (!finite) {
     log_.reject(RejectReason::kNonFinite, std::string(d.sender_address), who,
                 "parameter payload holds NaN or infinity");
     return std::nullopt;

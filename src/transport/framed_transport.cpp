@@ -70,45 +70,85 @@ FramedTransport::FramedTransport(TransportConfig config, std::unique_ptr<FrameLi
 }
 
 FramedTransport::~FramedTransport() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    stopping_ = true;
+  }
+  puller_cv_.notify_all();
+  link_->interrupt();
   receiver_.join();  // bounded: the loop checks stopping_ at least every kPullSlice
 }
 
 namespace {
 constexpr auto kPullSlice = std::chrono::milliseconds(50);
+// How long the receive thread leaves the link to callers after one last pulled from it: long
+// enough that a caller busy with what it just received comes back before the thread takes the
+// link (and the caller would have to interrupt it), short enough to keep the link drained.
+constexpr auto kCallerGrace = std::chrono::milliseconds(5);
+}  // namespace
+
+std::optional<ReceivedMessage> FramedTransport::pull_and_open(TransportClock::time_point deadline) {
+  try {
+    if (auto frame = link_->pull(deadline)) return opener_->open(std::move(*frame), wall_clock_us());
+  } catch (const std::exception& e) {
+    // Nothing in a frame makes open() throw; this is memory exhaustion or a bug. Say so and
+    // keep serving rather than take the peer down.
+    log_.log(fmt::format("{}: receive loop: {}", address(), e.what()));
+  }
+  return std::nullopt;
+}
+
+void FramedTransport::enqueue(ReceivedMessage&& m) {
+  const std::uint64_t bytes = m.payload.data.size();
+  if (inbox_.size() >= config_.receive_queue || inbox_bytes_ + bytes > config_.receive_queue_bytes) {
+    if (!overflow_logged_) {
+      overflow_logged_ = true;
+      log_.log(fmt::format("{}: receive queue full ({} messages, {} bytes); dropping new messages until "
+                           "receive() catches up (counted as queue_full)",
+                           address(), inbox_.size(), inbox_bytes_));
+    }
+    log_.count(RejectReason::kQueueFull);
+    return;
+  }
+  inbox_bytes_ += bytes;
+  inbox_.push_back(std::move(m));
+}
+
+std::optional<ReceivedMessage> FramedTransport::take_queued(TypeRange types) {
+  for (auto it = inbox_.begin(); it != inbox_.end(); ++it)
+    if (types.contains(it->type)) {
+      std::optional<ReceivedMessage> out(std::move(*it));
+      inbox_.erase(it);
+      inbox_bytes_ -= out->payload.data.size();
+      return out;
+    }
+  return std::nullopt;
 }
 
 void FramedTransport::receive_loop() {
-  bool overflow_logged = false;
+  std::unique_lock lock(inbox_mutex_);
   while (!stopping_) {
-    std::optional<ReceivedMessage> got;
-    try {
-      if (auto frame = link_->pull(TransportClock::now() + kPullSlice))
-        got = opener_->open(std::move(*frame), wall_clock_us());
-    } catch (const std::exception& e) {
-      // Nothing in a frame makes open() throw; this is memory exhaustion or a bug. Say so and
-      // keep serving rather than take the peer down.
-      log_.log(fmt::format("{}: receive loop: {}", address(), e.what()));
+    // Leave the link to callers while one pulls, and for a grace period after one did.
+    if (pulling_) {
+      puller_cv_.wait_for(lock, kCallerGrace);
       continue;
     }
-    if (!got) continue;
-    const std::uint64_t bytes = got->payload.data.size();
-    {
-      std::lock_guard lock(inbox_mutex_);
-      if (inbox_.size() >= config_.receive_queue || inbox_bytes_ + bytes > config_.receive_queue_bytes) {
-        if (!overflow_logged) {
-          overflow_logged = true;
-          log_.log(fmt::format("{}: receive queue full ({} messages, {} bytes); dropping new messages until "
-                               "receive() catches up (counted as queue_full)",
-                               address(), inbox_.size(), inbox_bytes_));
-        }
-        log_.count(RejectReason::kQueueFull);
-        continue;
-      }
-      inbox_bytes_ += bytes;
-      inbox_.push_back(std::move(*got));
+    const auto now = TransportClock::now();
+    if (now < caller_pulled_ + kCallerGrace) {
+      puller_cv_.wait_until(lock, caller_pulled_ + kCallerGrace);
+      continue;
     }
-    inbox_cv_.notify_all();
+    pulling_ = thread_pulling_ = true;
+    interrupt_sent_ = false;
+    lock.unlock();
+    std::optional<ReceivedMessage> got = pull_and_open(now + kPullSlice);
+    lock.lock();
+    pulling_ = thread_pulling_ = false;
+    // A caller interrupted this pull to pull itself: the link is the callers' for a while.
+    if (interrupt_sent_) caller_pulled_ = TransportClock::now();
+    if (got) enqueue(std::move(*got));
+    // Callers wait for a message or for the link to be free; either may have happened.
+    if (callers_waiting_ > 0) inbox_cv_.notify_all();
   }
 }
 
@@ -167,18 +207,35 @@ SendResult FramedTransport::send_params(const std::string& to, const ParamSend& 
 std::optional<ReceivedMessage> FramedTransport::receive(std::chrono::milliseconds timeout, TypeRange types) {
   const auto deadline = TransportClock::now() + timeout;
   std::unique_lock lock(inbox_mutex_);
-  std::optional<ReceivedMessage> out;
-  inbox_cv_.wait_until(lock, deadline, [&] {
-    for (auto it = inbox_.begin(); it != inbox_.end(); ++it)
-      if (types.contains(it->type)) {
-        out = std::move(*it);
-        inbox_.erase(it);
-        inbox_bytes_ -= out->payload.data.size();
-        return true;
-      }
-    return false;
-  });
-  return out;
+  bool pulled = false;
+  for (;;) {
+    if (auto m = take_queued(types)) return m;
+    const auto now = TransportClock::now();
+    if (!pulling_ && (now < deadline || !pulled)) {
+      // Nobody pulls: pull here. Nothing can be queued meanwhile (only a puller queues), so a
+      // message for `types` pulled now is also the first one for them.
+      pulling_ = true;
+      lock.unlock();
+      std::optional<ReceivedMessage> got = pull_and_open(std::min(deadline, now + kPullSlice));
+      lock.lock();
+      pulling_ = false;
+      pulled = true;
+      caller_pulled_ = TransportClock::now();
+      if (got && types.contains(got->type)) return got;  // likely back for the next one soon
+      if (got) enqueue(std::move(*got));
+      // Others wait for a message or for the link to be free; either may have happened.
+      if (callers_waiting_ > 0) inbox_cv_.notify_all();
+      continue;
+    }
+    if (now >= deadline) return std::nullopt;
+    if (thread_pulling_ && !interrupt_sent_) {
+      interrupt_sent_ = true;  // the receive thread leaves the link to callers once its pull returns
+      link_->interrupt();
+    }
+    ++callers_waiting_;
+    inbox_cv_.wait_until(lock, std::min(deadline, now + kPullSlice));
+    --callers_waiting_;
+  }
 }
 
 }  // namespace chorus

@@ -21,6 +21,7 @@ struct Mailbox {
   std::deque<WireFrame> frames;
   std::size_t capacity = 1;
   bool closed = false;
+  bool interrupted = false;  // the owner's pull() should return
 };
 }  // namespace
 
@@ -88,11 +89,19 @@ class InprocLink final : public FrameLink {
 
   std::optional<WireFrame> pull(TransportClock::time_point deadline) override {
     std::unique_lock lock(box_->mutex);
-    if (!box_->cv.wait_until(lock, deadline, [&] { return !box_->frames.empty(); })) return std::nullopt;
+    box_->cv.wait_until(lock, deadline, [&] { return !box_->frames.empty() || box_->interrupted; });
+    box_->interrupted = false;
+    if (box_->frames.empty()) return std::nullopt;
     WireFrame f = std::move(box_->frames.front());
     box_->frames.pop_front();
     box_->cv.notify_all();  // room for a waiting sender
     return f;
+  }
+
+  void interrupt() override {
+    std::lock_guard lock(box_->mutex);
+    box_->interrupted = true;
+    box_->cv.notify_all();
   }
 
   void forget(const std::string& /*to*/) override {}  // nothing is cached per destination

@@ -1,7 +1,9 @@
 // The ZeroMQ FrameLink and make_zmq_transport (see include/chorus/zmq_transport.h).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.hpp>
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include "chorus/zmq_transport.h"
 #include "transport/frame_link.h"
 #include "transport/framed_transport.h"
+#include "transport/receive_heap.h"
 
 namespace chorus {
 
@@ -68,6 +71,8 @@ class ZmqLink final : public FrameLink {
     } catch (const zmq::error_t& e) {
       throw UserError(fmt::format("cannot bind {}: {}", config.address, e.what()));
     }
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw UserError(fmt::format("{}: cannot create an eventfd", config.address));
     address_ = receiver_.get(zmq::sockopt::last_endpoint);
     if (address_.empty()) address_ = config.address;
     if (address_.size() > wire::kMaxAddressBytes)
@@ -81,6 +86,7 @@ class ZmqLink final : public FrameLink {
     }
     receiver_.close();
     context_.close();
+    ::close(wake_fd_);
   }
 
   const std::string& address() const override { return address_; }
@@ -122,12 +128,17 @@ class ZmqLink final : public FrameLink {
   std::optional<WireFrame> pull(TransportClock::time_point deadline) override {
     std::lock_guard lock(receive_mutex_);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - TransportClock::now());
-    zmq::pollitem_t item{receiver_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::pollitem_t items[2] = {{receiver_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     try {
-      if (zmq::poll(&item, 1, std::chrono::milliseconds(to_ms(left))) <= 0) return std::nullopt;
+      if (zmq::poll(items, 2, std::chrono::milliseconds(to_ms(left))) <= 0) return std::nullopt;
     } catch (const zmq::error_t&) {  // interrupted by a signal
       return std::nullopt;
     }
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::uint64_t count = 0;
+      if (::read(wake_fd_, &count, sizeof count) < 0) count = 0;  // reset; EAGAIN: already reset
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
     WireFrame f;
     f.parts = 0;
     zmq::message_t part;
@@ -153,6 +164,13 @@ class ZmqLink final : public FrameLink {
     }
     if (f.parts == 0) return std::nullopt;
     return f;
+  }
+
+  void interrupt() override {
+    const std::uint64_t one = 1;
+    if (::write(wake_fd_, &one, sizeof one) < 0) {
+      // EAGAIN: the counter is saturated, so a wake-up is pending anyway.
+    }
   }
 
   void forget(const std::string& to) override {
@@ -218,6 +236,7 @@ class ZmqLink final : public FrameLink {
   zmq::context_t context_;
   zmq::socket_t receiver_;
   std::mutex receive_mutex_;
+  int wake_fd_ = -1;  // interrupt() makes it readable, which ends a pull()'s poll
   std::string address_;
   std::mutex peers_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Outgoing>> peers_;
@@ -227,6 +246,7 @@ class ZmqLink final : public FrameLink {
 
 std::unique_ptr<Transport> make_zmq_transport(TransportConfig config) {
   validate_bind_address(config, false);
+  keep_receive_buffers_on_heap(static_cast<std::size_t>(config.max_payload_bytes));
   auto link = std::make_unique<ZmqLink>(config);
   return std::make_unique<FramedTransport>(std::move(config), std::move(link));
 }

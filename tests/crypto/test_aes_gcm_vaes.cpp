@@ -3,8 +3,9 @@
 // 0..599, random ones up to 5000, a few MiB) compared with OpenSSL's EVP AES-256-GCM (libsodium's
 // crypto_aead_aes256gcm when chorus is built without OpenSSL), in place and out of place, at odd
 // alignments, never writing outside the output. Opening must refuse every single flipped bit
-// of ciphertext, tag, associated data and nonce, and leave no plaintext behind. Skipped on
-// CPUs without VAES/VPCLMULQDQ/AVX-512.
+// of ciphertext, tag, associated data and nonce, and leave no plaintext behind. The finite-float
+// check open() can run in the same pass must give wire::all_finite_f32's answer for every
+// position of a NaN or infinity. Skipped on CPUs without VAES/VPCLMULQDQ/AVX-512.
 #include <doctest/doctest.h>
 #include <sodium.h>
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "chorus/wire.h"
 #include "chorus_config.h"
 #include "crypto/aes_gcm.h"
 #include "crypto/aes_gcm_vaes.h"
@@ -308,5 +310,74 @@ TEST_CASE("aes_gcm::Key uses the VAES code here and agrees with the reference") 
     CHECK(back == plain);
     out[n] ^= 1;
     CHECK_FALSE(key.decrypt(nonce.data(), ad.data(), ad.size(), out.data(), n, back.data(), out.data() + n));
+  }
+}
+
+namespace {
+
+// n bytes of finite floats (random mantissa and sign, exponent never all ones).
+Bytes finite_floats(std::mt19937_64& rng, std::size_t n) {
+  Bytes b = random_bytes(rng, n);
+  for (std::size_t i = 3; i < n; i += 4) b[i] &= 0xbf;  // clears the exponent's top bit
+  return b;
+}
+
+void put_word(Bytes& b, std::size_t word, std::uint32_t value) { std::memcpy(b.data() + 4 * word, &value, 4); }
+
+bool reference_finite(const Bytes& b) { return chorus::wire::all_finite_f32(std::as_bytes(std::span(b))); }
+
+}  // namespace
+
+TEST_CASE("VAES open checks the plaintext for NaN and infinities in the same pass") {
+  require_vaes();
+  std::mt19937_64 rng(21);
+  const std::uint32_t bad_words[] = {0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffffffffu, 0x7f800001u};
+  for (std::size_t n : {std::size_t{0}, std::size_t{4}, std::size_t{60}, std::size_t{64}, std::size_t{252},
+                        std::size_t{256}, std::size_t{260}, std::size_t{1000}, std::size_t{4099}, std::size_t{65536},
+                        std::size_t{1} << 20}) {
+    CAPTURE(n);
+    const Bytes raw = random_bytes(rng, 32), nonce = random_bytes(rng, 12), ad = random_bytes(rng, 48);
+    vaes::Schedule s;
+    vaes::expand(raw.data(), s);
+    // Every word position for short messages, a spread of them (first, last, block edges) else.
+    std::vector<std::size_t> positions;
+    const std::size_t words = n / 4;
+    if (words <= 300) {
+      for (std::size_t w = 0; w < words; ++w) positions.push_back(w);
+    } else {
+      for (std::size_t w : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{63}, std::size_t{64},
+                            words / 2, words - 17, words - 16, words - 1})
+        positions.push_back(w);
+    }
+    positions.push_back(words);  // none planted
+    for (std::size_t pos : positions) {
+      CAPTURE(pos);
+      Bytes plain = finite_floats(rng, n);
+      if (pos < words) put_word(plain, pos, bad_words[pos % 5]);
+      // The bytes past the last whole word never count, whatever they hold.
+      for (std::size_t i = 4 * words; i < n; ++i) plain[i] = 0xff;
+      const bool expected = reference_finite(plain);
+      CHECK(expected == (pos >= words));
+      Bytes sealed(n + 16);
+      vaes::seal(s, nonce.data(), ad.data(), ad.size(), plain.data(), n, sealed.data(), sealed.data() + n);
+      Bytes back(n);
+      bool finite = !expected;
+      REQUIRE(vaes::open(s, nonce.data(), ad.data(), ad.size(), sealed.data(), n, back.data(), sealed.data() + n,
+                         &finite));
+      CHECK(back == plain);
+      CHECK(finite == expected);
+      // A GMAC (no plaintext) checks its associated data instead.
+      unsigned char tag[16];
+      vaes::seal(s, nonce.data(), plain.data(), n, nullptr, 0, nullptr, tag);
+      finite = !expected;
+      REQUIRE(vaes::open(s, nonce.data(), plain.data(), n, nullptr, 0, nullptr, tag, &finite));
+      CHECK(finite == expected);
+      // aes_gcm::Key passes the request on.
+      const Key key(raw.data());
+      finite = !expected;
+      REQUIRE(key.decrypt(nonce.data(), ad.data(), ad.size(), sealed.data(), n, back.data(), sealed.data() + n,
+                          &finite));
+      CHECK(finite == expected);
+    }
   }
 }

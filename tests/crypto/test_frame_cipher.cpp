@@ -1,9 +1,12 @@
 // Frame sealing: every protection and cipher opens what it sealed, and nothing else -- no
-// flipped bit anywhere, no other key, no other sender, incarnation or sequence number.
+// flipped bit anywhere, no other key, no other sender, incarnation or sequence number. Opening
+// can check a parameter body for NaN and infinities in the same pass, for every protection and
+// cipher, with wire::all_finite_f32's answer.
 #include <doctest/doctest.h>
 #include <sodium.h>
 
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "chorus/swarm_key.h"
@@ -167,4 +170,48 @@ TEST_CASE("AES-256-GCM here agrees with libsodium's implementation") {
     tag_ours[0] ^= 1;
     CHECK_FALSE(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
   }
+}
+
+TEST_CASE("opening checks the body for NaN and infinities when asked, with every protection and cipher") {
+  FrameCipher c(key_of(6));
+  for (Cipher cipher : ciphers())
+    for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted})
+      for (std::size_t n : {std::size_t{0}, std::size_t{8}, std::size_t{1024}, std::size_t{262148}})
+        for (std::size_t bad : {std::size_t{0}, n / 8, n / 4 - 1, n / 4}) {  // n / 4: nothing planted
+          CAPTURE(cipher_name(cipher));
+          CAPTURE(protection_name(p));
+          CAPTURE(n);
+          CAPTURE(bad);
+          if (n == 0 && bad != 0) continue;
+          Sealed s;
+          s.h.type = 5;
+          s.h.swarm_id = 1;
+          s.h.sender_id = 42;
+          s.h.incarnation = 1000;
+          s.h.sequence = 77 + bad;
+          s.h.payload_bytes = n;
+          s.h.protection = p;
+          s.h.cipher = cipher;
+          const std::string addr = "tcp://127.0.0.1:1";
+          s.head.resize(head_bytes(PayloadKind::kBytes, p, addr.size()));
+          encode_head(s.h, addr, nullptr, s.head);
+          std::vector<float> values(n / 4);
+          for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f - 3.0f;
+          if (bad < values.size()) values[bad] = (bad % 2) ? std::numeric_limits<float>::infinity()
+                                                           : std::numeric_limits<float>::quiet_NaN();
+          s.plain.resize(n);
+          if (n) std::memcpy(s.plain.data(), values.data(), n);
+          s.body = s.plain;
+          c.seal(s.h, s.head, s.plain, p == Protection::kEncrypted ? s.body.data() : nullptr);
+          const bool expected = all_finite_f32(s.plain);
+          CHECK(expected == (bad >= values.size()));
+          const std::size_t tag = tag_bytes(p);
+          const std::span<const std::byte> head(s.head);
+          std::vector<std::byte> buf = s.body;
+          bool finite = !expected;
+          REQUIRE(c.open(s.h, head.first(head.size() - tag), head.last(tag), s.body,
+                         p == Protection::kEncrypted ? buf.data() : nullptr, &finite));
+          CHECK(finite == expected);
+          if (p == Protection::kEncrypted) CHECK(buf == s.plain);
+        }
 }
