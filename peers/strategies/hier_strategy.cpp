@@ -1,7 +1,7 @@
 // `hier`: Hier-AVG (hierarchical SGD with sparse global reduction) — members form groups
 // (topology module, --groups: one per host by default); every K1 local steps the parameters
 // are averaged inside the group (a ring over the group's members), every K2 steps (a multiple
-// of K1) across all members instead. Rounds: s / K1 for the group, s / K2 for all.
+// of K1) across all members as well. Rounds: s / K1 for the group, s / K2 for all.
 #include <fmt/format.h>
 
 #include "chorus/error.h"
@@ -21,19 +21,26 @@ class HierStrategy final : public Strategy {
   std::string name() const override { return "hier"; }
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
 
+  // A member whose step count differs from the others' (it resumed from an older checkpoint)
+  // may be at a global boundary while they are at a group one: different collectives, neither
+  // of which could finish. So every global boundary runs the group collective first (the
+  // global average of group averages is the global average): its round tells a member that is
+  // behind where the others are — it skips to their round and counts steps as they do — and
+  // that member, now at the global boundary too, runs the global collective with them. The
+  // price is one group average per K2 steps, inside the group (one host by default).
   void after_update(std::int64_t step) override {
-    // Boundaries on the swarm's step count, so a member that joined with a different count
-    // runs the same collective (group or global) as the others at each step.
+    // Boundaries on the swarm's step count (RingSession::aligned).
     const std::int64_t s = session_.aligned(step);
-    const bool global = s % k2_ == 0, group = s % k1_ == 0;
-    if (!global && !group) {
+    if (s % k1_ != 0) {  // k2 is a multiple of k1: no boundary at all
       session_.serve();
       return;
     }
     const std::span<float> x = services_.params.pull();
-    const CollectiveOutcome out = global ? session_.average(x, RingSession::Scope::global, step, k2_)
-                                         : session_.average(x, RingSession::Scope::group, step, k1_);
-    if (out.status == CollectiveStatus::done) services_.params.push();
+    bool done = session_.average(x, RingSession::Scope::group, step, k1_).status == CollectiveStatus::done;
+    // A skipped group round moves this member's step count onto the others'.
+    if (session_.aligned(step) % k2_ == 0)
+      done = session_.average(x, RingSession::Scope::global, step, k2_).status == CollectiveStatus::done || done;
+    if (done) services_.params.push();
   }
 
  private:

@@ -5,6 +5,7 @@
 // K steps; hier within each group every K1 steps and across all every K2.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <barrier>
 #include <chrono>
 #include <thread>
@@ -42,15 +43,18 @@ class Swarm {
   }
 
   // Runs `steps` training steps on every member (one thread each); after each step the member
-  // records its parameters when `record(step)` says so.
-  std::vector<std::vector<std::vector<float>>> train(std::int64_t steps, const std::function<bool(std::int64_t)>& record) {
+  // records its parameters when `record(step)` says so. Member i counts its steps from
+  // first_step[i] (default 1), as a member resumed from an older checkpoint would.
+  std::vector<std::vector<std::vector<float>>> train(std::int64_t steps, const std::function<bool(std::int64_t)>& record,
+                                                     std::vector<std::int64_t> first_step = {}) {
+    first_step.resize(peers_.size(), 1);
     std::vector<std::vector<std::vector<float>>> snapshots(peers_.size());
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < peers_.size(); ++i)
       threads.emplace_back([&, i] {
         Peer& p = *peers_[i];
         const std::size_t n = p.model->size();
-        for (std::int64_t step = 1; step <= steps; ++step) {
+        for (std::int64_t step = first_step[i]; step < first_step[i] + steps; ++step) {
           float* g = p.model->grads();
           for (std::size_t k = 0; k < n; ++k)
             g[k] = 1e-3f * static_cast<float>(static_cast<int>((k * 13 + i * 101 + step * 7) % 41) - 20);
@@ -137,6 +141,28 @@ TEST_CASE("hier: groups agree every K1 steps, everybody every K2") {
   const std::size_t a0 = index_of(groups[0].members[0]), b0 = index_of(groups[1].members[0]);
   CHECK(snaps[a0][1] != snaps[b0][1]);  // ... but not across groups
   for (std::size_t i = 1; i < swarm.size(); ++i) CHECK(snaps[i][3] == snaps[0][3]);  // step 4: everybody
+}
+
+TEST_CASE("hier: a member whose step count differs joins the others' rounds, group and global alike") {
+  StrategyOptions o;
+  o.name = "hier";
+  o.k1 = 2;
+  o.k2 = 4;
+  Swarm swarm(4, o, "hier-offset");  // one group (one host): group and global rings both hold all
+  // Member 3 counts from step 3: at its step 4 (a global boundary) the others are at their
+  // step 2 (a group boundary).
+  const auto snaps = swarm.train(16, [](std::int64_t) { return true; }, {1, 1, 1, 3});
+  // After each collective the four hold the same parameters. With mismatched boundaries they
+  // would run different collectives and each would fail after its timeout instead. Count the
+  // parameter vectors that all four held at some step.
+  int shared = 0;
+  for (const auto& x : snaps[3]) {
+    bool everywhere = true;
+    for (std::size_t i = 0; i < 3 && everywhere; ++i)
+      everywhere = std::find(snaps[i].begin(), snaps[i].end(), x) != snaps[i].end();
+    shared += everywhere;
+  }
+  CHECK(shared >= 6);  // 16 steps at K1 = 2: at least 6 collectives after the first alignment
 }
 
 TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
