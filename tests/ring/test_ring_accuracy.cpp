@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "swarm/chorus_process.h"
 #include "test_util.h"
 
 using chorus_test::chorus_bin;
@@ -19,13 +20,9 @@ TEST_CASE("allreduce across 4 peers reaches the single-process accuracy at the s
   const auto single = run_command(chorus_bin() + " train --model mlp --epochs 5 --batch 256 --log " + single_log);
   INFO(single.output);
   REQUIRE(single.exit_code == 0);
-  double single_acc = -1;
-  {
-    std::ifstream in(single_log);
-    std::string line, last;
-    while (std::getline(in, line)) last = line;
-    single_acc = json::parse(last).at("final_test_acc").get<double>();
-  }
+  const auto lines = chorus_test::read_json_lines(single_log);
+  REQUIRE_FALSE(lines.empty());
+  const double single_acc = lines.back().at("final_test_acc").get<double>();
 
   const std::string out = dir / "swarm";
   const auto swarm = run_command(chorus_bin() + " swarm --peers 4 --strategy allreduce --model mlp --epochs 5 --batch 64 --out " + out);

@@ -85,6 +85,19 @@ std::string output_of(const Peer& p) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// Starts a seed and two peers joining through it; true once all three see a view of three and
+// have taken 20 steps.
+bool start_three_training(Swarm& swarm) {
+  const std::string seed = swarm.add("").address;
+  swarm.add(seed);
+  swarm.add(seed);
+  return eventually(15s, [&] {
+    for (auto& p : swarm.peers())
+      if (current_view(p) != 3 || last_step(p) < 20) return false;
+    return true;
+  });
+}
+
 void stop_all(Swarm& swarm) {
   for (auto& p : swarm.peers())
     if (p.process) p.process->signal(SIGTERM);
@@ -142,14 +155,7 @@ TEST_CASE("peers started from one seed form one view; a fifth joining mid-traini
 TEST_CASE("kill -9: every survivor marks the peer dead within 5 s and keeps training") {
   chorus_test::TempDir dir("chorus-swarm");
   Swarm swarm(dir);
-  const std::string seed = swarm.add("").address;
-  swarm.add(seed);
-  swarm.add(seed);
-  REQUIRE(eventually(15s, [&] {
-    for (auto& p : swarm.peers())
-      if (current_view(p) != 3 || last_step(p) < 20) return false;
-    return true;
-  }));
+  REQUIRE(start_three_training(swarm));
   Peer& victim = swarm.peers()[2];
   victim.process->signal(SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
@@ -172,14 +178,7 @@ TEST_CASE("kill -9: every survivor marks the peer dead within 5 s and keeps trai
 TEST_CASE("graceful leave: survivors drop the peer at once, without suspecting it") {
   chorus_test::TempDir dir("chorus-swarm");
   Swarm swarm(dir);
-  const std::string seed = swarm.add("").address;
-  swarm.add(seed);
-  swarm.add(seed);
-  REQUIRE(eventually(15s, [&] {
-    for (auto& p : swarm.peers())
-      if (current_view(p) != 3 || last_step(p) < 20) return false;
-    return true;
-  }));
+  REQUIRE(start_three_training(swarm));
   Peer& leaver = swarm.peers()[2];
   leaver.process->signal(SIGTERM);
   CHECK(leaver.process->wait(10s) == 0);

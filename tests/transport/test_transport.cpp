@@ -84,16 +84,20 @@ TransportConfig keyed(const SwarmKey& key, bool encrypt) {
 
 const Kind kKinds[] = {Kind::kInproc, Kind::kZmqTcp, Kind::kZmqIpc};
 
+// The security settings every exchange test runs with: 0 no key, 1 authenticated, 2 encrypted.
+constexpr int kSecurityModes = 3;
+TransportConfig security(const SwarmKey& key, int mode) { return mode == 0 ? TransportConfig{} : keyed(key, mode == 2); }
+
 }  // namespace
 
 TEST_CASE("request and reply by the sender's address, with every security setting") {
   const SwarmKey key = SwarmKey::generate();
   for (Kind kind : kKinds)
-    for (int mode = 0; mode < 3; ++mode) {
+    for (int mode = 0; mode < kSecurityModes; ++mode) {
       CAPTURE(std::string(kind_name(kind)));
       CAPTURE(mode);
       Net net(kind);
-      const TransportConfig c = mode == 0 ? TransportConfig{} : keyed(key, mode == 2);
+      const TransportConfig c = security(key, mode);
       auto a = net.make(c), b = net.make(c);
       REQUIRE(a->send(b->address(), 7, text("hello"), 5s) == SendStatus::kOk);
       auto m = b->receive(5s);
@@ -122,11 +126,11 @@ TEST_CASE("request and reply by the sender's address, with every security settin
 TEST_CASE("parameters arrive as chunks that reassemble exactly") {
   const SwarmKey key = SwarmKey::generate();
   for (Kind kind : kKinds)
-    for (int mode = 0; mode < 3; ++mode) {
+    for (int mode = 0; mode < kSecurityModes; ++mode) {
       CAPTURE(std::string(kind_name(kind)));
       CAPTURE(mode);
       Net net(kind);
-      const TransportConfig c = mode == 0 ? TransportConfig{} : keyed(key, mode == 2);
+      const TransportConfig c = security(key, mode);
       auto a = net.make(c), b = net.make(c);
       std::vector<float> x(10001);
       for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i)) * 100.f;
@@ -178,8 +182,8 @@ TEST_CASE("parameters arrive as chunks that reassemble exactly") {
 TEST_CASE("zero-copy sends report when the caller's buffer is free again") {
   Net net(Kind::kZmqTcp);
   const SwarmKey key = SwarmKey::generate();
-  for (int mode = 0; mode < 3; ++mode) {
-    const TransportConfig c = mode == 0 ? TransportConfig{} : keyed(key, mode == 2);
+  for (int mode = 0; mode < kSecurityModes; ++mode) {
+    const TransportConfig c = security(key, mode);
     auto a = net.make(c), b = net.make(c);
     std::vector<float> x(1 << 20, 1.5f);
     ParamSend meta;
@@ -246,11 +250,11 @@ TEST_CASE("a receiver waiting while another one pulls and leaves still gets its 
   // (by the next puller or the transport's own thread), in order, with every security setting.
   const SwarmKey key = SwarmKey::generate();
   for (Kind kind : kKinds)
-    for (int mode = 0; mode < 3; ++mode) {
+    for (int mode = 0; mode < kSecurityModes; ++mode) {
       CAPTURE(std::string(kind_name(kind)));
       CAPTURE(mode);
       Net net(kind);
-      const TransportConfig c = mode == 0 ? TransportConfig{} : keyed(key, mode == 2);
+      const TransportConfig c = security(key, mode);
       auto a = net.make(c), b = net.make(c);
       constexpr int kRounds = 30;
       std::vector<int> waited;
