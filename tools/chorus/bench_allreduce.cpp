@@ -12,9 +12,9 @@
 // busbw is what each link carries, comparable across N. chorus's two security settings take
 // turns repetition by repetition, and the implementations take turns size by size (in reverse
 // order every other --rounds round), so that load from elsewhere falls on all of them alike.
-// The chorus processes keep large malloc'd buffers on the heap (mallopt), see chorus_member().
+// The chorus processes keep their receive buffers on the heap as every ZeroMQ transport does
+// (src/transport/receive_heap.h).
 #include <fmt/core.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -194,11 +194,6 @@ constexpr int kWarmup = 2;
 
 [[noreturn]] void chorus_member(int index, int n, const Plan& plan, const chorus::SwarmKey& key, int to_parent,
                                 int from_parent) {
-  // The transport receives each chunk into a buffer of its own (malloc); with glibc's default
-  // thresholds every chunk above 128 KiB is mapped, faulted in and unmapped again. Keeping such
-  // buffers on the heap makes them reused instead (a long-running peer wants the same).
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
   try {
     std::vector<std::unique_ptr<chorus::Transport>> transports;
     std::vector<std::unique_ptr<chorus::RingAllreduce>> rings;
