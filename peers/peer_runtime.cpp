@@ -229,7 +229,6 @@ int PeerRun::run() {
   // Joiners are served from the state server's own thread, from snapshots taken here at step
   // boundaries: a peer blocked in a collective or a slow step still answers at once.
   BackgroundStateServer state_server(*transport_);
-  state_server.publish(trainer_->capture());
 
   known_view_ = view.number;
   view_size_ = view.size();
@@ -247,10 +246,11 @@ int PeerRun::run() {
          (config_.max_steps == 0 || steps_this_run < config_.max_steps)) {
     drain_membership_events();
     follow_view();
-    // A snapshot when a joiner asks for one, and now and then so that the one served while
-    // this peer is blocked (in a collective, a paused process) is never far behind.
+    // A snapshot before the first step, when a joiner asks for one, and now and then so that
+    // the one served while this peer is blocked (in a collective, a paused process) is never
+    // far behind.
     state_server.note_step(trainer_->steps_done());
-    if (state_server.wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
+    if (steps_this_run == 0 || state_server.wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
       state_server.publish(trainer_->capture());
 
     const auto t0 = Clock::now();
