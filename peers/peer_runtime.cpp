@@ -299,9 +299,16 @@ int PeerRun::run() {
 
   const bool stopped = stop_requested();
   drain_membership_events();
+  // The strategy's last words first (an overlapped merge still in flight is applied there),
+  // so that the accuracy reported and the final checkpoint are of the model this peer ends with.
+  try {
+    strategy_->finish();
+  } catch (...) {
+    save_checkpoint(stopped ? "stop" : "done");  // what was trained is kept either way
+    throw;
+  }
   last_acc = trainer_->evaluate();
   save_checkpoint(stopped ? "stop" : "done");
-  strategy_->finish();
   membership_->leave(std::chrono::milliseconds(1000));
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   log_->event("leave", {{"reason", stopped ? "signal" : "done"}});
