@@ -3,7 +3,8 @@
 // chorus transport -- off, authenticated (auth), encrypted -- beside raw ZeroMQ measured in the
 // same run: "raw" sends each payload zero-copy as chunks of the same size chorus uses (the
 // baseline the others are compared with), "raw-whole" as one zero-copy message. Raw servers do
-// nothing with the bytes; chorus servers verify, decrypt and check every chunk.
+// nothing with the bytes (but keep their receive buffers on the heap, as chorus does); chorus
+// servers verify, decrypt and check every chunk.
 //
 // Each setting has its own server process (all forked before this process creates any ZeroMQ
 // context); the settings take turns repetition by repetition so that load from elsewhere on the
@@ -36,6 +37,7 @@
 #include "chorus/zmq_transport.h"
 #include "command.h"
 #include "crypto/frame_cipher.h"
+#include "transport/receive_heap.h"
 
 namespace {
 
@@ -88,6 +90,10 @@ void write_line(int fd, const std::string& s) {
 // Raw ZeroMQ: PULL bound here; the first message names the client's PULL address; payloads of
 // a known size are counted and acknowledged.
 void serve_raw(int ready_fd) {
+  // The allocator setting every chorus transport makes (receive_heap.h): without it each large
+  // message ZeroMQ receives is a fresh mmap that faults in page by page, a cost of glibc's
+  // defaults rather than of ZeroMQ, which the baseline should not carry.
+  chorus::keep_receive_buffers_on_heap(std::size_t{64} << 20);
   zmq::context_t ctx(1);
   zmq::socket_t in(ctx, zmq::socket_type::pull), out(ctx, zmq::socket_type::push);
   in.set(zmq::sockopt::rcvhwm, 1024);
