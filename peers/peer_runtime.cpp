@@ -210,7 +210,9 @@ int PeerRun::run() {
     const auto t0 = Clock::now();
     if (auto fetched = fetch_state(*transport_, candidates, std::chrono::milliseconds(3000))) {
       TrainingState s = std::move(fetched->state);
-      s.offset = 0;  // another peer's position in its own shard means nothing in ours
+      // The same fraction of the same epoch on this peer's shard, so that it finishes with the
+      // others; a state without its shard size (an older peer) starts the epoch over.
+      if (s.shard_size == 0) s.offset = 0;
       trainer_->restore(s);
       log_->event("state_transfer",
                   {{"from", fetched->from},

@@ -1,11 +1,12 @@
 // TrainingState encoding (see training_state.h). Layout, all little-endian:
 //   0   4  magic "CHST"
-//   4   4  version (1)
+//   4   4  version (2; 1 is read too: it has no shard size)
 //   8   4  model name length m (<= kMaxNameBytes), then m printable ASCII bytes
 //   .   4  optimizer name length o (<= kMaxNameBytes), then o printable ASCII bytes
 //   .   8  step (>= 0)
 //   .   8  epoch (>= 0)
 //   .   8  data offset
+//   .   8  shard size (version 2 only)
 //   .   8  parameter count p
 //   .   8  optimizer state count s
 //   .  4p  parameters (f32)
@@ -30,10 +31,12 @@ namespace chorus {
 namespace {
 
 constexpr char kMagic[4] = {'C', 'H', 'S', 'T'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kOldestVersion = 1;  // without the shard size
 constexpr std::size_t kMaxNameBytes = 64;
-// magic, version, two name lengths, step, epoch, offset, two counts (names and floats follow).
-constexpr std::size_t kFixedBytes = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8;
+// magic, version, two name lengths, step, epoch, offset, shard size, two counts (names and
+// floats follow).
+constexpr std::size_t kFixedBytes = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8;
 constexpr std::size_t kCrcBytes = 4;
 
 static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
@@ -173,6 +176,7 @@ std::vector<std::byte> TrainingState::encode() const {
   w.put(step);
   w.put(epoch);
   w.put(offset);
+  w.put(shard_size);
   w.put(static_cast<std::uint64_t>(params.size()));
   w.put(static_cast<std::uint64_t>(optimizer_state.size()));
   w.put_floats(params);
@@ -189,15 +193,16 @@ TrainingState TrainingState::decode(std::span<const std::byte> bytes, const std:
   if (std::memcmp(magic, kMagic, 4) != 0)
     throw UserError(fmt::format("{}: not a chorus training state (bad magic)", what));
   const std::uint32_t version = r.get<std::uint32_t>("version");
-  if (version != kVersion)
-    throw UserError(fmt::format("{}: format version {} is not supported (this chorus reads version {})", what,
-                                version, kVersion));
+  if (version < kOldestVersion || version > kVersion)
+    throw UserError(fmt::format("{}: format version {} is not supported (this chorus reads versions {} to {})",
+                                what, version, kOldestVersion, kVersion));
   TrainingState s;
   s.model = r.get_name("model name");
   s.optimizer = r.get_name("optimizer name");
   s.step = r.get<std::int64_t>("step");
   s.epoch = r.get<std::int64_t>("epoch");
   s.offset = r.get<std::uint64_t>("data offset");
+  if (version >= 2) s.shard_size = r.get<std::uint64_t>("shard size");
   const std::uint64_t n_params = r.get<std::uint64_t>("parameter count");
   const std::uint64_t n_state = r.get<std::uint64_t>("optimizer state count");
 

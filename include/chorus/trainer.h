@@ -64,7 +64,9 @@ class Trainer {
   bool finished() const { return progress() >= config_.epochs; }
 
   // The whole state (parameters, optimizer state, step, data position) and its restore.
-  // restore() throws UserError if the state belongs to another model or optimizer.
+  // restore() throws UserError if the state belongs to another model or optimizer. A state
+  // captured on another shard (another peer's, or this peer's before a re-deal) resumes at the
+  // same fraction of the same epoch of this one.
   TrainingState capture();
   void restore(const TrainingState& state);
 
@@ -82,6 +84,8 @@ class Trainer {
 
  private:
   void upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data);
+  // Where a state's data position falls in this process's shard.
+  std::uint64_t offset_for(const TrainingState& s) const;
   void fit_schedule();
 
   TrainConfig config_;

@@ -5,7 +5,8 @@
 // so one format, one set of checks.
 //
 // Encoding (little-endian): magic "CHST", version, model name, optimizer name, step, epoch,
-// data offset, element counts, the floats, and a CRC-32 of everything before it. decode()
+// data offset, shard size, element counts, the floats, and a CRC-32 of everything before it.
+// Version 1 (no shard size) still decodes, with shard_size 0. decode()
 // checks every length, the CRC, and that no value is NaN or Inf, and throws UserError naming
 // `what` (a file path or a peer address) and the problem.
 #include <cstddef>
@@ -22,6 +23,8 @@ struct TrainingState {
   std::int64_t step = 0;         // optimizer steps taken
   std::int64_t epoch = 0;        // data position: BatchCursor epoch…
   std::uint64_t offset = 0;      // …and offset within it
+  std::uint64_t shard_size = 0;  // …of a shard of this many samples (0: unknown), so that a peer
+                                 // with another shard can take the same fraction of the epoch
   std::vector<float> params;     // the model's flat parameter buffer
   std::vector<float> optimizer_state;
 

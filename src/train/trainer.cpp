@@ -92,11 +92,22 @@ TrainingState Trainer::capture() {
   s.step = optimizer_->steps();
   s.epoch = cursor_.epoch();
   s.offset = cursor_.offset();
+  s.shard_size = cursor_.shard_size();
   s.params = model_->get_params();
   s.optimizer_state.resize(optimizer_->state_size());
   backend_->to_host(s.optimizer_state.data(), optimizer_->state(),
                     s.optimizer_state.size() * sizeof(float));
   return s;
+}
+
+std::uint64_t Trainer::offset_for(const TrainingState& s) const {
+  const std::uint64_t n = cursor_.shard_size();
+  if (n == 0) return 0;
+  if (s.shard_size == 0 || s.shard_size == n) return s.offset % n;  // the same shard (or unknown)
+  // Another shard (a state from another peer, or this one's from before a re-deal): the same
+  // fraction of the epoch, as reshard() keeps it.
+  const double done = std::min(1.0, static_cast<double>(s.offset) / static_cast<double>(s.shard_size));
+  return std::min<std::uint64_t>(static_cast<std::uint64_t>(done * static_cast<double>(n)), n - 1);
 }
 
 void Trainer::restore(const TrainingState& s) {
@@ -112,9 +123,7 @@ void Trainer::restore(const TrainingState& s) {
   backend_->to_device(optimizer_->state(), s.optimizer_state.data(),
                       s.optimizer_state.size() * sizeof(float));
   optimizer_->set_steps(s.step);
-  const std::size_t offset =
-      cursor_.shard_size() ? static_cast<std::size_t>(s.offset) % cursor_.shard_size() : 0;
-  cursor_.seek(s.epoch, offset);
+  cursor_.seek(s.epoch, offset_for(s));
   fit_schedule();
 }
 

@@ -29,6 +29,7 @@ inline chorus::TrainingState random_state(std::uint32_t seed, std::size_t n_para
   s.step = 1000 + seed;
   s.epoch = 3 + seed % 5;
   s.offset = 12345 + seed;
+  s.shard_size = 60000 + seed;
   s.params.resize(n_params);
   s.optimizer_state.resize(n_state);
   for (float& v : s.params) v = normal(rng);
@@ -49,7 +50,7 @@ inline bool bits_equal(const std::vector<float>& a, const std::vector<float>& b)
 
 inline bool bits_equal(const chorus::TrainingState& a, const chorus::TrainingState& b) {
   return a.model == b.model && a.optimizer == b.optimizer && a.step == b.step && a.epoch == b.epoch &&
-         a.offset == b.offset && bits_equal(a.params, b.params) && bits_equal(a.optimizer_state, b.optimizer_state);
+         a.offset == b.offset && a.shard_size == b.shard_size && bits_equal(a.params, b.params) && bits_equal(a.optimizer_state, b.optimizer_state);
 }
 
 // The state number `i` stands for: every field and element is a function of i, exact in float.
@@ -60,6 +61,7 @@ inline chorus::TrainingState derived_state(std::int64_t i, std::size_t n_params,
   s.step = i;
   s.epoch = i / 7;
   s.offset = static_cast<std::uint64_t>(i) * 13;
+  s.shard_size = static_cast<std::uint64_t>(i) * 17 + 1;
   s.params.resize(n_params);
   s.optimizer_state.resize(n_state);
   const auto u = static_cast<std::uint64_t>(i);
@@ -79,13 +81,14 @@ inline void fix_crc(std::vector<std::byte>& bytes) {
 
 // Byte offsets of the fields of an encoding of a state with these names.
 struct Layout {
-  std::size_t model_len = 8, optimizer_len, step, epoch, offset, n_params, n_state, floats;
+  std::size_t model_len = 8, optimizer_len, step, epoch, offset, shard_size, n_params, n_state, floats;
   Layout(std::size_t model_bytes, std::size_t optimizer_bytes) {
     optimizer_len = model_len + 4 + model_bytes;
     step = optimizer_len + 4 + optimizer_bytes;
     epoch = step + 8;
     offset = epoch + 8;
-    n_params = offset + 8;
+    shard_size = offset + 8;
+    n_params = shard_size + 8;
     n_state = n_params + 8;
     floats = n_state + 8;
   }

@@ -57,10 +57,24 @@ TEST_CASE("the encoding starts with the magic and version and ends with a CRC-32
   const TrainingState s = random_state(1, 5, 5);
   std::vector<std::byte> bytes = s.encode();
   CHECK(std::string(reinterpret_cast<const char*>(bytes.data()), 4) == "CHST");
-  CHECK(bytes[4] == std::byte{1});
+  CHECK(bytes[4] == std::byte{2});
   const std::vector<std::byte> original = bytes;
   fix_crc(bytes);  // recomputing it independently changes nothing
   CHECK(bytes == original);
+}
+
+TEST_CASE("a version-1 state (no shard size) still decodes, with shard size 0") {
+  const TrainingState s = random_state(3, 6, 6);
+  const Layout at(s.model.size(), s.optimizer.size());
+  std::vector<std::byte> bytes = s.encode();
+  bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at.shard_size),
+              bytes.begin() + static_cast<std::ptrdiff_t>(at.shard_size + 8));
+  put_le(bytes, 4, std::uint32_t{1});
+  fix_crc(bytes);
+  const TrainingState back = TrainingState::decode(bytes, kWhat);
+  TrainingState expected = s;
+  expected.shard_size = 0;
+  CHECK(bits_equal(back, expected));
 }
 
 TEST_CASE("truncation at any offset is rejected") {
@@ -163,7 +177,8 @@ TEST_CASE("bad magic, version, names and negative counters are rejected with a v
     return bytes;
   };
   check_rejected(modified([](auto& b) { b[0] = std::byte{'X'}; }), "bad magic");
-  check_rejected(modified([](auto& b) { put_le(b, 4, std::uint32_t{2}); }), "version 2");
+  check_rejected(modified([](auto& b) { put_le(b, 4, std::uint32_t{3}); }), "version 3");
+  check_rejected(modified([](auto& b) { put_le(b, 4, std::uint32_t{0}); }), "version 0");
   check_rejected(modified([&](auto& b) { b[at.model_len + 4] = std::byte{0x07}; }), "model name");
   check_rejected(modified([&](auto& b) { b[at.optimizer_len + 4] = std::byte{0xc3}; }), "optimizer name");
   check_rejected(modified([&](auto& b) { put_le(b, at.step, std::int64_t{-1}); }), "negative");

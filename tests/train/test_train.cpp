@@ -116,3 +116,37 @@ TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the 
   }
   CHECK(more == 20);
 }
+
+TEST_CASE("a state from another shard resumes at the same fraction of its epoch") {
+  chorus::Dataset data;
+  data.rows = data.cols = 28;
+  data.labels.resize(1200);
+  data.images.assign(data.labels.size() * data.sample_floats(), 0.1f);
+  for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
+  chorus::TrainConfig c;
+  c.epochs = 2;
+  c.batch = 10;
+  c.shard_index = 0;
+  c.shard_count = 3;  // 400 samples: 40 steps an epoch
+  chorus::Trainer server(c, data, data);
+  for (int i = 0; i < 50; ++i) server.step();  // 1.25 epochs
+  const chorus::TrainingState s = server.capture();
+  CHECK(s.shard_size == 400);
+  // A joiner with a quarter of the data takes the same step, epoch and fraction of it.
+  c.shard_index = 3;
+  c.shard_count = 4;  // 300 samples: 30 steps an epoch
+  chorus::Trainer joiner(c, data, data);
+  joiner.restore(s);
+  CHECK(joiner.steps_done() == 50);
+  CHECK(joiner.progress() == doctest::Approx(1.25));
+  int more = 0;
+  while (!joiner.finished() && more < 1000) {
+    joiner.step();
+    ++more;
+  }
+  CHECK(more == 23);  // three quarters of a 30-step epoch, rounded up to whole batches
+  // The same shard resumes exactly where it was.
+  chorus::Trainer again(server.config(), data, data);
+  again.restore(s);
+  CHECK(again.cursor().offset() == server.cursor().offset());
+}
