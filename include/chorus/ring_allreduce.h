@@ -105,6 +105,9 @@ struct RingAttempt {
   std::uint64_t scope = 0;
   std::uint64_t round = 0;
   RingView view;
+  // Retries of this round on this same view before this attempt (allreduce() picks it; every
+  // member must use the same one for the attempt to be the same).
+  std::uint32_t generation = 0;
   ReduceOp op = ReduceOp::average;
   double weight = 1.0;
   // Polled while waiting; returning false aborts the attempt (RingStatus::member_lost). Empty:

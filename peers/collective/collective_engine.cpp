@@ -25,17 +25,42 @@ RingAllreduce::Engine::Engine(Transport& t, RingOptions o) : transport(t), optio
 
 void RingAllreduce::Engine::set_round(std::uint64_t scope, std::uint64_t round) {
   scopes[scope].round = round;
-  if (act.scope != scope || act.round != round) act.attempted.clear();
+  const bool changed = act.scope != scope || act.round != round;
   act.scope = scope;
   act.round = round;
+  if (!changed) return;
+  act.attempted.clear();
+  act.generations.clear();
+  for (const auto& k : stash)  // hellos of this round that came early
+    if (k.message.type == ring::kHello)
+      if (auto h = ring::decode_hello(k.message.bytes())) note_generation(*h);
+}
+
+void RingAllreduce::Engine::note_generation(const ring::Hello& h) {
+  if (h.scope != act.scope || h.round != act.round) return;
+  std::uint32_t& g = act.generations[ring::view_key(h)];
+  g = std::max(g, h.generation);
+}
+
+void RingAllreduce::Engine::decline(const ring::Hello& h) {
+  const PeerId self = transport.id();
+  const auto me = std::find(h.members.begin(), h.members.end(), self);
+  if (me == h.members.end() || h.members.size() < 2) return;
+  const PeerId right = h.members[static_cast<std::size_t>(me - h.members.begin() + 1) % h.members.size()];
+  const auto address = addresses.find(right);
+  if (right == self || address == addresses.end()) return;
+  send_control(address->second, ring::kAbort, ring::encode(ring::AbortNotice{h.key, h.scope, h.round}),
+               std::chrono::milliseconds(100));
 }
 
 void RingAllreduce::Engine::start_attempt(std::uint64_t scope, std::uint64_t round, std::uint64_t key,
-                                          std::uint64_t view, std::vector<PeerId> members, PeerId left) {
+                                          std::uint64_t view, std::uint32_t generation, std::vector<PeerId> members,
+                                          PeerId left) {
   set_round(scope, round);
   act.kind = Kind::attempt;
   act.key = key;
   act.view = view;
+  act.generation = generation;
   act.members = std::move(members);
   act.left = left;
   act.abort.reset();
@@ -83,6 +108,7 @@ std::optional<ReceivedMessage> RingAllreduce::Engine::next(Clock::time_point dea
 }
 
 std::optional<ReceivedMessage> RingAllreduce::Engine::classify(ReceivedMessage m) {
+  if (m.sender_id != 0 && !m.from.empty() && addresses.size() < 4096) addresses.try_emplace(m.sender_id, m.from);
   switch (m.type) {
     case ring::kChunk: {
       if (!m.params) return std::nullopt;
@@ -124,10 +150,17 @@ std::optional<ReceivedMessage> RingAllreduce::Engine::classify(ReceivedMessage m
 }
 
 void RingAllreduce::Engine::file_hello(ReceivedMessage&& m, const ring::Hello& h) {
-  if (dead.count(h.key)) return;
+  // Every branch that gives the attempt up for good also declines it: this member's right
+  // neighbour in that attempt would otherwise wait for this member until the timeout.
+  note_generation(h);
+  if (dead.count(h.key)) {
+    decline(h);
+    return;
+  }
   if (auto it = results.find(h.scope); it != results.end() && it->second.round == h.round) {
     mark_dead(h.key);  // a round this member finished: the sender lost it; hand it the result
     send_result(m.from, h.scope);
+    decline(h);
     return;
   }
   const auto sc = scopes.find(h.scope);
@@ -139,6 +172,7 @@ void RingAllreduce::Engine::file_hello(ReceivedMessage&& m, const ring::Hello& h
     a.kind = ring::AnswerKind::beyond;
     a.answerer_round = sc->second.round;
     send_answer(m.from, a);
+    decline(h);
     return;
   }
   const bool attempting_scope = act.kind == Kind::attempt && act.scope == h.scope;
@@ -151,13 +185,21 @@ void RingAllreduce::Engine::file_hello(ReceivedMessage&& m, const ring::Hello& h
       a.kind = ring::AnswerKind::newer_view;
       a.view = act.view;
       send_answer(m.from, a);
+      decline(h);
       return;
     }
-    if (h.view > act.view && m.sender_id == act.left)
-      raise_abort(RingStatus::stale_view, 0, "the left neighbour runs this round on a newer view");
+    // A member of this attempt on a newer view will not take part in it.
+    if (h.view > act.view && contains(act.members, m.sender_id))
+      raise_abort(RingStatus::stale_view, 0, "a member of this attempt runs this round on a newer view");
     if (h.view == act.view) {
-      mark_dead(h.key);  // same view, other members: cannot both be right; ignore it
-      return;
+      if (h.generation > act.generation && contains(act.members, m.sender_id)) {
+        // The others gave this attempt up and retry the round with the same members.
+        raise_abort(RingStatus::stale_view, 0, "the members retry this round");
+      } else {
+        mark_dead(h.key);  // an older retry, or the same view with other members: it cannot finish
+        decline(h);
+        return;
+      }
     }
   } else if (attempting_scope && h.round > act.round) {
     raise_abort(RingStatus::behind, h.round, "a member is at a later round");

@@ -57,13 +57,16 @@ struct RingAllreduce::Engine {
     std::uint64_t view = 0;          // attempt: its view number
     std::vector<PeerId> members;     // attempt: its members
     PeerId left = 0;                 // attempt: the member it receives from
+    std::uint32_t generation = 0;    // attempt: its generation
     std::vector<std::uint64_t> attempted;  // keys attempted for (scope, round)
+    // For (scope, round): the newest generation any hello showed, by view (view_key).
+    std::unordered_map<std::uint64_t, std::uint32_t> generations;
     std::optional<RingStatus> abort;       // raised by dispatch while attempting
     std::uint64_t hint = 0;                // behind: the highest round seen
     std::string detail;
   };
   void start_attempt(std::uint64_t scope, std::uint64_t round, std::uint64_t key, std::uint64_t view,
-                     std::vector<PeerId> members, PeerId left);
+                     std::uint32_t generation, std::vector<PeerId> members, PeerId left);
   void set_round(std::uint64_t scope, std::uint64_t round);
   void raise_abort(RingStatus status, std::uint64_t hint, std::string detail);
 
@@ -75,6 +78,11 @@ struct RingAllreduce::Engine {
   void file_hello(ReceivedMessage&& m, const ring::Hello& h);
   void on_query(const ReceivedMessage& m, ring::Query q);
   void keep(ReceivedMessage&& m, std::uint64_t key);
+  // This member will never take part in the attempt `h` names: its right neighbour in that
+  // attempt's ring waits for it, so tell that neighbour the attempt is over (kAbort).
+  void decline(const ring::Hello& h);
+  // Notes the newest generation a hello of the current round shows for its view.
+  void note_generation(const ring::Hello& h);
   void mark_dead(std::uint64_t key);
   // Runs the hello rules again on kept hellos of `scope` for rounds in [first, last] (at the
   // start of a round or an attempt, when what they mean has changed).
@@ -123,6 +131,8 @@ struct RingAllreduce::Engine {
   std::deque<ReceivedMessage> ready;  // the current attempt's messages taken from the stash
   std::deque<ReceivedMessage> early_results;  // kResult chunks not yet asked for
   std::vector<PendingQuery> queries;
+
+  std::unordered_map<PeerId, std::string> addresses;  // members' addresses, from views and messages
 
   std::unordered_set<std::uint64_t> dead;
   std::deque<std::uint64_t> dead_order;

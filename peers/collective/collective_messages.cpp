@@ -77,6 +77,7 @@ std::vector<std::byte> encode(const Hello& m) {
   w.u64(m.round);
   w.u64(m.view);
   put_list(w, m.members);
+  w.u32(m.generation);
   return w.take();
 }
 
@@ -112,7 +113,8 @@ std::vector<std::byte> encode(const Answer& m) {
 std::optional<Hello> decode_hello(std::span<const std::byte> bytes) {
   Reader r(bytes);
   Hello m;
-  if (r.u64(m.key) && r.u64(m.scope) && r.u64(m.round) && r.u64(m.view) && r.list(m.members) && r.finished())
+  if (r.u64(m.key) && r.u64(m.scope) && r.u64(m.round) && r.u64(m.view) && r.list(m.members) &&
+      r.u32(m.generation) && r.finished())
     return m;
   return std::nullopt;
 }
@@ -143,11 +145,31 @@ std::optional<Answer> decode_answer(std::span<const std::byte> bytes) {
   return m;
 }
 
-std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view) {
-  std::uint64_t h = mix(mix(mix(0x636f6c6c65637431ull, scope), round), view.number);
-  for (const auto& m : view.members) h = mix(h, m.id);
+namespace {
+std::uint64_t key_of(std::uint64_t scope, std::uint64_t round, std::uint64_t view, const std::vector<PeerId>& ids,
+                     std::uint32_t generation) {
+  std::uint64_t h = mix(mix(mix(0x636f6c6c65637431ull, scope), round), view);
+  for (PeerId id : ids) h = mix(h, id);
+  if (generation > 0) h = mix(h ^ 0x67656e6572617469ull, generation);
   return h ? h : 1;
 }
+std::vector<PeerId> ids_of(const RingView& view) {
+  std::vector<PeerId> ids;
+  ids.reserve(view.members.size());
+  for (const auto& m : view.members) ids.push_back(m.id);
+  return ids;
+}
+}  // namespace
+
+std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view) {
+  return key_of(scope, round, view.number, ids_of(view), 0);
+}
+
+std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view, std::uint32_t generation) {
+  return key_of(scope, round, view.number, ids_of(view), generation);
+}
+
+std::uint64_t view_key(const Hello& h) { return key_of(h.scope, h.round, h.view, h.members, 0); }
 
 std::uint64_t member_set_hash(const RingView& view) {
   std::vector<PeerId> ids;

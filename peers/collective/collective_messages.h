@@ -1,9 +1,11 @@
 #pragma once
 // The collective's messages (all in msg::kCollective) and their byte layouts.
 //
-//   kHello   who runs what (key, scope, round, view, members), to the right neighbour right
-//            after the attempt's first chunk; how a member learns that a neighbour runs another
-//            attempt of the same round (newer or older view) or another round
+//   kHello   who runs what (key, scope, round, view, members, generation), to the right
+//            neighbour right after the attempt's first chunk; how a member learns that a
+//            neighbour runs another attempt of the same round (newer or older view, or a later
+//            generation: a retry on the same view after every member had given it up) or
+//            another round
 //   kChunk   a chunk of the ring (parameter message): tag = attempt key, step = the bits of
 //            the double weight carried by the partial sum (reduce-scatter) or the total
 //            weight (all-gather); offset/total_elements place it in the buffer
@@ -41,6 +43,7 @@ struct Hello {
   std::uint64_t round = 0;
   std::uint64_t view = 0;
   std::vector<PeerId> members;  // ring order
+  std::uint32_t generation = 0;  // retries of this round on this view before this one
 };
 
 struct AbortNotice {
@@ -77,8 +80,13 @@ std::optional<AbortNotice> decode_abort(std::span<const std::byte> bytes);
 std::optional<Query> decode_query(std::span<const std::byte> bytes);
 std::optional<Answer> decode_answer(std::span<const std::byte> bytes);
 
-// The key of an attempt: a hash of everything the members must agree on. Never 0.
+// The key of an attempt: a hash of everything the members must agree on. Never 0. Generation
+// 0 is the view's first attempt of the round (the key of the three-argument form, which
+// names the round on that view whatever the generation).
 std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view);
+std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view, std::uint32_t generation);
+// The three-argument key of the view a hello names (its members in ring order).
+std::uint64_t view_key(const Hello& h);
 // A hash of the members' ids, independent of their order.
 std::uint64_t member_set_hash(const RingView& view);
 // The tag of a finished round's result chunks.

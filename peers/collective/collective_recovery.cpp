@@ -150,11 +150,11 @@ Resolved resolve(Engine& e, std::span<float> data, const CollectiveRequest& req,
   }
 }
 
-// Waits for a view whose attempt key has not been tried yet for this round.
-bool wait_for_new_view(Engine& e, const CollectiveRequest& req, Clock::time_point deadline) {
-  while (Clock::now() < deadline) {
-    if (!contains(e.act.attempted, ring::attempt_key(req.scope, req.round, req.view()))) return true;
-    auto m = e.next(soon(e, deadline));
+// Waits until the view differs from the one `tried` names (a view key); false at `until`.
+bool wait_for_new_view(Engine& e, const CollectiveRequest& req, std::uint64_t tried, Clock::time_point until) {
+  while (Clock::now() < until) {
+    if (ring::attempt_key(req.scope, req.round, req.view()) != tried) return true;
+    auto m = e.next(soon(e, until));
     if (m && m->type == ring::kResult) e.early_results.push_back(std::move(*m));
   }
   return false;
@@ -198,9 +198,20 @@ CollectiveOutcome Engine::allreduce(std::span<float> data, const CollectiveReque
     r.values.assign(data.begin(), data.end());
     out.contributors = contributors;
     out.from_peer = from_peer;
-    return end(CollectiveStatus::done, {});
+    end(CollectiveStatus::done, {});
+    // Hellos of this round kept meanwhile (a member that began it on another view, e.g. one
+    // that has just joined): their senders wait for a neighbour that has finished -- hand
+    // them the result now rather than at this member's next round.
+    refile_hellos(req.scope, req.round, req.round);
+    return out;
   };
 
+  // Generations: a round is retried on a view it failed on (under a new attempt key) when no
+  // newer view comes within same_view_pause -- a failure that was no member's death (members
+  // that began the round on different views of a join) must not cost the whole timeout. The
+  // next generation to try on each view, here and (act.generations) in the others' hellos.
+  std::unordered_map<std::uint64_t, std::uint32_t> next_generation;
+  const auto same_view_pause = std::max(5 * options.poll_interval, std::chrono::milliseconds(100));
   bool resolve_first = evidence_ahead(req.scope, req.round);
   for (;;) {
     if (Clock::now() >= deadline) return end(CollectiveStatus::failed, "no result within the timeout");
@@ -218,15 +229,24 @@ CollectiveOutcome Engine::allreduce(std::span<float> data, const CollectiveReque
     const RingView view = req.view();
     if (std::none_of(view.members.begin(), view.members.end(), [&](const RingMember& m) { return m.id == self; }))
       return end(CollectiveStatus::failed, "this peer is not in the collective's view");
-    if (contains(act.attempted, ring::attempt_key(req.scope, req.round, view))) {
-      if (!wait_for_new_view(*this, req, deadline))
-        return end(CollectiveStatus::failed, "no new view to retry on within the timeout");
-      continue;
+    for (const auto& m : view.members)
+      if (addresses.size() < 4096) addresses.insert_or_assign(m.id, m.address);
+    const std::uint64_t view_key = ring::attempt_key(req.scope, req.round, view);
+    auto tried = next_generation.find(view_key);
+    if (tried != next_generation.end()) {
+      // This view failed here before. A member that died is out of the view within
+      // membership's detection time, so a newer view usually follows at once.
+      if (wait_for_new_view(*this, req, view_key, std::min(deadline, Clock::now() + same_view_pause))) continue;
+      if (Clock::now() >= deadline) continue;
     }
+    const std::uint32_t generation =
+        std::max(tried != next_generation.end() ? tried->second : 0u, act.generations[view_key]);
+    next_generation[view_key] = generation + 1;
     RingAttempt a;
     a.scope = req.scope;
     a.round = req.round;
     a.view = view;
+    a.generation = generation;
     a.op = req.op;
     a.weight = req.weight;
     a.still_valid = [&] {

@@ -151,6 +151,7 @@ RingOutcome RingRun::go() {
   hello.scope = a_.scope;
   hello.round = a_.round;
   hello.view = a_.view.number;
+  hello.generation = a_.generation;
   for (const auto& m : a_.view.members) hello.members.push_back(m.id);
   point(RingPoint::reduce_scatter_begin, 0, 0);
 
@@ -325,9 +326,10 @@ RingOutcome Engine::attempt(std::span<float> data, const RingAttempt& a, Clock::
   std::vector<PeerId> ids;
   ids.reserve(n);
   for (const auto& m : a.view.members) ids.push_back(m.id);
-  const std::uint64_t key = ring::attempt_key(a.scope, a.round, a.view);
+  const std::uint64_t key = ring::attempt_key(a.scope, a.round, a.view, a.generation);
   const bool abandoned = dead.count(key) > 0;  // e.g. its abort notice came before it started here
-  start_attempt(a.scope, a.round, key, a.view.number, std::move(ids), a.view.members[(position + n - 1) % n].id);
+  start_attempt(a.scope, a.round, key, a.view.number, a.generation, std::move(ids),
+                a.view.members[(position + n - 1) % n].id);
   if (abandoned) {  // pass the news on: the right neighbour may have started it
     if (n > 1)
       send_control(a.view.members[(position + 1) % n].address, ring::kAbort,

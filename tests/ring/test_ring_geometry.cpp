@@ -104,13 +104,14 @@ TEST_CASE("the reductions are exact on integers and apply weight and scale") {
 }
 
 TEST_CASE("collective messages round-trip and refuse malformed bytes") {
-  Hello h{11, 22, 33, 44, {5, 6, 7}};
+  Hello h{11, 22, 33, 44, {5, 6, 7}, 2};
   auto bytes = encode(h);
   auto back = decode_hello(bytes);
   REQUIRE(back);
   CHECK(back->key == 11);
   CHECK(back->round == 33);
   CHECK(back->members == std::vector<PeerId>{5, 6, 7});
+  CHECK(back->generation == 2);
   bytes.pop_back();
   CHECK_FALSE(decode_hello(bytes));
   Query q{1, 2, {3, 4}};
@@ -132,4 +133,11 @@ TEST_CASE("collective messages round-trip and refuse malformed bytes") {
   CHECK(attempt_key(1, 1, v1) != attempt_key(1, 1, v2));
   CHECK(attempt_key(1, 1, v1) != attempt_key(1, 2, v1));
   CHECK(attempt_key(1, 1, v1) == attempt_key(1, 1, v1));
+  // Generation 0 is the view's own key; each retry has another.
+  CHECK(attempt_key(1, 1, v1, 0) == attempt_key(1, 1, v1));
+  CHECK(attempt_key(1, 1, v1, 1) != attempt_key(1, 1, v1));
+  CHECK(attempt_key(1, 1, v1, 1) != attempt_key(1, 1, v1, 2));
+  Hello named{attempt_key(1, 1, v1, 3), 1, 1, v1.number, {}, 3};
+  for (const auto& m : v1.members) named.members.push_back(m.id);
+  CHECK(view_key(named) == attempt_key(1, 1, v1));
 }
