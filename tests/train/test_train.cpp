@@ -24,6 +24,16 @@ std::vector<json> read_lines(const std::string& path) {
   while (std::getline(in, line)) lines.push_back(json::parse(line));
   return lines;
 }
+
+// 1200 blank 28x28 samples, labels 0..9 in turn: enough to count steps and epochs.
+chorus::Dataset tiny_dataset() {
+  chorus::Dataset data;
+  data.rows = data.cols = 28;
+  data.labels.resize(1200);
+  data.images.assign(data.labels.size() * data.sample_floats(), 0.1f);
+  for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
+  return data;
+}
 }  // namespace
 
 TEST_CASE("RunLog writes the step, event and done schema as JSON lines") {
@@ -91,11 +101,7 @@ TEST_CASE("chorus train --model cnn --epochs 4 reaches the benchmark accuracy (>
 }
 
 TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the new shard") {
-  chorus::Dataset data;
-  data.rows = data.cols = 28;
-  data.labels.resize(1200);
-  data.images.assign(data.labels.size() * data.sample_floats(), 0.1f);
-  for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
+  const chorus::Dataset data = tiny_dataset();
   chorus::TrainConfig c;
   c.epochs = 2;
   c.batch = 10;
@@ -118,11 +124,7 @@ TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the 
 }
 
 TEST_CASE("a state from another shard resumes at the same fraction of its epoch") {
-  chorus::Dataset data;
-  data.rows = data.cols = 28;
-  data.labels.resize(1200);
-  data.images.assign(data.labels.size() * data.sample_floats(), 0.1f);
-  for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
+  const chorus::Dataset data = tiny_dataset();
   chorus::TrainConfig c;
   c.epochs = 2;
   c.batch = 10;
