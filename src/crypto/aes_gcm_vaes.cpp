@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "wire/finite_scan.h"
+
 // Every function touching vector registers carries this attribute instead of global -m flags,
 // so the rest of chorus stays runnable on any x86-64; supported() gates the calls at run time.
 #define CHORUS_VAES_TARGET __attribute__((target("vaes,vpclmulqdq,avx512f,avx512bw,avx512vl,aes,pclmul")))
@@ -52,20 +54,8 @@ CHORUS_VAES_INLINE __m512i counter_swap512() {
 CHORUS_VAES_INLINE __m512i xor3(__m512i a, __m512i b, __m512i c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
 CHORUS_VAES_INLINE __m512i swap_halves(__m512i a) { return _mm512_shuffle_epi32(a, static_cast<_MM_PERM_ENUM>(0x4e)); }
 
-// The finite-float scan that open() can run on bytes already in registers: a 4-byte word is a
-// NaN or an infinity exactly when its exponent bits (0x7f800000) are all ones. The scan keeps,
-// per 32-bit lane, the minimum of (~word & exponent) over everything it saw: a lane reaches 0
-// exactly when some word there had an all-ones exponent. Two instructions per register.
-struct FiniteScan {
-  __m512i low;
-  CHORUS_VAES_INLINE FiniteScan() : low(_mm512_set1_epi32(0x7f800000)) {}
-  CHORUS_VAES_INLINE void see(__m512i words) {
-    low = _mm512_min_epu32(low, _mm512_andnot_si512(words, _mm512_set1_epi32(0x7f800000)));
-  }
-  CHORUS_VAES_INLINE bool all_finite() const {
-    return _mm512_cmpeq_epi32_mask(low, _mm512_setzero_si512()) == 0;
-  }
-};
+// The finite-float scan that open() runs on bytes already in registers (wire/finite_scan.h).
+using wire::FiniteScan;
 
 // lo/mi/hi += unreduced carry-less product of a and h, lane by lane.
 CHORUS_VAES_INLINE void mul_accumulate(__m512i a, __m512i h, __m512i& lo, __m512i& mi, __m512i& hi) {

@@ -5,11 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
-
 #include "chorus/error.h"
+#include "wire/finite_scan.h"
 
 namespace chorus::wire {
 
@@ -232,23 +229,13 @@ bool all_finite_portable(const std::byte* p, std::size_t n) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// AVX-512: per 32-bit lane the minimum of (~word & exponent) over everything read; a lane
-// reaches 0 exactly when some word there had an all-ones exponent. Two instructions per 64
-// bytes, four registers in flight; about twice the portable loop's speed on cached data.
+// AVX-512: the register scan decryption uses (finite_scan.h) over whole 64-byte blocks, the
+// portable loop over the tail.
 __attribute__((target("avx512f"))) bool all_finite_avx512(const std::byte* p, std::size_t n) {
-  const __m512i exp = _mm512_set1_epi32(0x7f800000);
-  __m512i a = exp, b = exp, c = exp, d = exp;
+  FiniteScan scan;
   std::size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    const auto* q = reinterpret_cast<const __m512i*>(p + 4 * i);
-    a = _mm512_min_epu32(a, _mm512_andnot_si512(_mm512_loadu_si512(q), exp));
-    b = _mm512_min_epu32(b, _mm512_andnot_si512(_mm512_loadu_si512(q + 1), exp));
-    c = _mm512_min_epu32(c, _mm512_andnot_si512(_mm512_loadu_si512(q + 2), exp));
-    d = _mm512_min_epu32(d, _mm512_andnot_si512(_mm512_loadu_si512(q + 3), exp));
-  }
-  const __m512i low = _mm512_min_epu32(_mm512_min_epu32(a, b), _mm512_min_epu32(c, d));
-  if (_mm512_cmpeq_epi32_mask(low, _mm512_setzero_si512()) != 0) return false;
-  return all_finite_portable(p + 4 * i, n - i);
+  for (; i + 16 <= n; i += 16) scan.see(_mm512_loadu_si512(p + 4 * i));
+  return scan.all_finite() && all_finite_portable(p + 4 * i, n - i);
 }
 
 bool has_avx512f() {
@@ -262,7 +249,7 @@ bool has_avx512f() {
 bool all_finite_f32(std::span<const std::byte> data) {
   const std::size_t n = data.size() / 4;
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (n >= 64 && has_avx512f()) return all_finite_avx512(data.data(), n);
+  if (n >= 16 && has_avx512f()) return all_finite_avx512(data.data(), n);
 #endif
   return all_finite_portable(data.data(), n);
 }

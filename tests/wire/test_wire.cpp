@@ -262,7 +262,7 @@ TEST_CASE("all_finite_f32 finds NaN and infinities anywhere, aligned or not") {
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::signaling_NaN(),
                     std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::quiet_NaN()})
-    // Positions in each of the vector loop's four registers, its last block and the tail.
+    // Positions in the vector loop's first blocks, its last whole block and the tail.
     for (std::size_t at : {0, 17, 40, 63, 1023, 1024, 4991, 4992, 4999}) {
       auto w = v;
       w[at] = bad;
