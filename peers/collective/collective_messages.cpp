@@ -153,27 +153,23 @@ std::uint64_t key_of(std::uint64_t scope, std::uint64_t round, std::uint64_t vie
   if (generation > 0) h = mix(h ^ 0x67656e6572617469ull, generation);
   return h ? h : 1;
 }
-std::vector<PeerId> ids_of(const RingView& view) {
+}  // namespace
+
+std::vector<PeerId> member_ids(const RingView& view) {
   std::vector<PeerId> ids;
   ids.reserve(view.members.size());
   for (const auto& m : view.members) ids.push_back(m.id);
   return ids;
 }
-}  // namespace
-
-std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view) {
-  return key_of(scope, round, view.number, ids_of(view), 0);
-}
 
 std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view, std::uint32_t generation) {
-  return key_of(scope, round, view.number, ids_of(view), generation);
+  return key_of(scope, round, view.number, member_ids(view), generation);
 }
 
 std::uint64_t view_key(const Hello& h) { return key_of(h.scope, h.round, h.view, h.members, 0); }
 
 std::uint64_t member_set_hash(const RingView& view) {
-  std::vector<PeerId> ids;
-  for (const auto& m : view.members) ids.push_back(m.id);
+  std::vector<PeerId> ids = member_ids(view);
   std::sort(ids.begin(), ids.end());
   std::uint64_t h = 0x6d656d6265727331ull;
   for (PeerId id : ids) h = mix(h, id);

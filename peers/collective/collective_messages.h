@@ -80,12 +80,12 @@ std::optional<AbortNotice> decode_abort(std::span<const std::byte> bytes);
 std::optional<Query> decode_query(std::span<const std::byte> bytes);
 std::optional<Answer> decode_answer(std::span<const std::byte> bytes);
 
+// The members' ids in ring order.
+std::vector<PeerId> member_ids(const RingView& view);
 // The key of an attempt: a hash of everything the members must agree on. Never 0. Generation
-// 0 is the view's first attempt of the round (the key of the three-argument form, which
-// names the round on that view whatever the generation).
-std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view);
-std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view, std::uint32_t generation);
-// The three-argument key of the view a hello names (its members in ring order).
+// 0 is the view's first attempt of the round, and its key also names the round on that view.
+std::uint64_t attempt_key(std::uint64_t scope, std::uint64_t round, const RingView& view, std::uint32_t generation = 0);
+// The generation-0 key of the view a hello names (its members in ring order).
 std::uint64_t view_key(const Hello& h);
 // A hash of the members' ids, independent of their order.
 std::uint64_t member_set_hash(const RingView& view);

@@ -152,7 +152,7 @@ RingOutcome RingRun::go() {
   hello.round = a_.round;
   hello.view = a_.view.number;
   hello.generation = a_.generation;
-  for (const auto& m : a_.view.members) hello.members.push_back(m.id);
+  hello.members = ring::member_ids(a_.view);
   point(RingPoint::reduce_scatter_begin, 0, 0);
 
   // Reduce-scatter step 0: this member's own segment, weighted. The hello goes right after the
@@ -323,12 +323,9 @@ RingOutcome Engine::attempt(std::span<float> data, const RingAttempt& a, Clock::
   if (!(a.weight > 0) || !std::isfinite(a.weight))
     throw UserError(fmt::format("all-reduce: weight {} must be positive and finite", a.weight));
   const std::size_t n = a.view.members.size();
-  std::vector<PeerId> ids;
-  ids.reserve(n);
-  for (const auto& m : a.view.members) ids.push_back(m.id);
   const std::uint64_t key = ring::attempt_key(a.scope, a.round, a.view, a.generation);
   const bool abandoned = dead.count(key) > 0;  // e.g. its abort notice came before it started here
-  start_attempt(a.scope, a.round, key, a.view.number, a.generation, std::move(ids),
+  start_attempt(a.scope, a.round, key, a.view.number, a.generation, ring::member_ids(a.view),
                 a.view.members[(position + n - 1) % n].id);
   if (abandoned) {  // pass the news on: the right neighbour may have started it
     if (n > 1)
