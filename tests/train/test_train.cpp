@@ -34,6 +34,26 @@ chorus::Dataset tiny_dataset() {
   for (std::size_t i = 0; i < data.labels.size(); ++i) data.labels[i] = static_cast<std::int32_t>(i % 10);
   return data;
 }
+
+// Two epochs of shard `index` of `count` of tiny_dataset(), 10 samples a step.
+chorus::TrainConfig tiny_config(int index, int count) {
+  chorus::TrainConfig c;
+  c.epochs = 2;
+  c.batch = 10;
+  c.shard_index = index;
+  c.shard_count = count;
+  return c;
+}
+
+// Steps until the trainer has finished its epochs (at most 1000); how many it took.
+int steps_to_finish(chorus::Trainer& trainer) {
+  int steps = 0;
+  while (!trainer.finished() && steps < 1000) {
+    trainer.step();
+    ++steps;
+  }
+  return steps;
+}
 }  // namespace
 
 TEST_CASE("RunLog writes the step, event and done schema as JSON lines") {
@@ -102,12 +122,7 @@ TEST_CASE("chorus train --model cnn --epochs 4 reaches the benchmark accuracy (>
 
 TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the new shard") {
   const chorus::Dataset data = tiny_dataset();
-  chorus::TrainConfig c;
-  c.epochs = 2;
-  c.batch = 10;
-  c.shard_index = 0;
-  c.shard_count = 4;  // 300 samples: 30 steps an epoch
-  chorus::Trainer trainer(c, data, data);
+  chorus::Trainer trainer(tiny_config(0, 4), data, data);  // 300 samples: 30 steps an epoch
   for (int i = 0; i < 45; ++i) trainer.step();  // 1.5 epochs
   CHECK(trainer.progress() == doctest::Approx(1.5));
   trainer.reshard(1, 3);  // 400 samples: 40 steps an epoch
@@ -115,38 +130,21 @@ TEST_CASE("a re-deal keeps the epoch's progress and re-fits the schedule to the 
   CHECK(trainer.progress() == doctest::Approx(1.5));
   // What is left: half an epoch of the new shard, not a whole one.
   CHECK(trainer.schedule().total_steps == 45 + 20);
-  int more = 0;
-  while (!trainer.finished() && more < 1000) {
-    trainer.step();
-    ++more;
-  }
-  CHECK(more == 20);
+  CHECK(steps_to_finish(trainer) == 20);
 }
 
 TEST_CASE("a state from another shard resumes at the same fraction of its epoch") {
   const chorus::Dataset data = tiny_dataset();
-  chorus::TrainConfig c;
-  c.epochs = 2;
-  c.batch = 10;
-  c.shard_index = 0;
-  c.shard_count = 3;  // 400 samples: 40 steps an epoch
-  chorus::Trainer server(c, data, data);
+  chorus::Trainer server(tiny_config(0, 3), data, data);  // 400 samples: 40 steps an epoch
   for (int i = 0; i < 50; ++i) server.step();  // 1.25 epochs
   const chorus::TrainingState s = server.capture();
   CHECK(s.shard_size == 400);
   // A joiner with a quarter of the data takes the same step, epoch and fraction of it.
-  c.shard_index = 3;
-  c.shard_count = 4;  // 300 samples: 30 steps an epoch
-  chorus::Trainer joiner(c, data, data);
+  chorus::Trainer joiner(tiny_config(3, 4), data, data);  // 300 samples: 30 steps an epoch
   joiner.restore(s);
   CHECK(joiner.steps_done() == 50);
   CHECK(joiner.progress() == doctest::Approx(1.25));
-  int more = 0;
-  while (!joiner.finished() && more < 1000) {
-    joiner.step();
-    ++more;
-  }
-  CHECK(more == 23);  // three quarters of a 30-step epoch, rounded up to whole batches
+  CHECK(steps_to_finish(joiner) == 23);  // three quarters of a 30-step epoch, in whole batches
   // The same shard resumes exactly where it was.
   chorus::Trainer again(server.config(), data, data);
   again.restore(s);
