@@ -30,24 +30,31 @@ struct Sealed {
   std::vector<std::byte> head, body, plain;
 };
 
-Sealed seal(FrameCipher& c, Protection p, Cipher cipher, std::size_t body_bytes, std::uint64_t seq = 9) {
+// A frame of `plain` sealed with protection p and `cipher`.
+Sealed seal_body(FrameCipher& c, Protection p, Cipher cipher, std::vector<std::byte> plain, std::uint64_t seq) {
   Sealed s;
   s.h.type = 5;
   s.h.swarm_id = 1;
   s.h.sender_id = 42;
   s.h.incarnation = 1000;
   s.h.sequence = seq;
-  s.h.payload_bytes = body_bytes;
+  s.h.payload_bytes = plain.size();
   s.h.protection = p;
   s.h.cipher = cipher;
   const std::string addr = "tcp://127.0.0.1:1";
   s.head.resize(head_bytes(PayloadKind::kBytes, p, addr.size()));
   encode_head(s.h, addr, nullptr, s.head);
-  s.plain.resize(body_bytes);
-  for (std::size_t i = 0; i < body_bytes; ++i) s.plain[i] = static_cast<std::byte>(i * 7 + 1);
+  s.plain = std::move(plain);
   s.body = s.plain;
   c.seal(s.h, s.head, s.plain, p == Protection::kEncrypted ? s.body.data() : nullptr);
   return s;
+}
+
+// A frame of body_bytes patterned bytes.
+Sealed seal(FrameCipher& c, Protection p, Cipher cipher, std::size_t body_bytes, std::uint64_t seq = 9) {
+  std::vector<std::byte> plain(body_bytes);
+  for (std::size_t i = 0; i < body_bytes; ++i) plain[i] = static_cast<std::byte>(i * 7 + 1);
+  return seal_body(c, p, cipher, std::move(plain), seq);
 }
 
 bool open(FrameCipher& c, const Sealed& s, std::vector<std::byte>* out = nullptr) {
@@ -183,26 +190,13 @@ TEST_CASE("opening checks the body for NaN and infinities when asked, with every
           CAPTURE(n);
           CAPTURE(bad);
           if (n == 0 && bad != 0) continue;
-          Sealed s;
-          s.h.type = 5;
-          s.h.swarm_id = 1;
-          s.h.sender_id = 42;
-          s.h.incarnation = 1000;
-          s.h.sequence = 77 + bad;
-          s.h.payload_bytes = n;
-          s.h.protection = p;
-          s.h.cipher = cipher;
-          const std::string addr = "tcp://127.0.0.1:1";
-          s.head.resize(head_bytes(PayloadKind::kBytes, p, addr.size()));
-          encode_head(s.h, addr, nullptr, s.head);
           std::vector<float> values(n / 4);
           for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i) * 0.5f - 3.0f;
           if (bad < values.size()) values[bad] = (bad % 2) ? std::numeric_limits<float>::infinity()
                                                            : std::numeric_limits<float>::quiet_NaN();
-          s.plain.resize(n);
-          if (n) std::memcpy(s.plain.data(), values.data(), n);
-          s.body = s.plain;
-          c.seal(s.h, s.head, s.plain, p == Protection::kEncrypted ? s.body.data() : nullptr);
+          std::vector<std::byte> plain(n);
+          if (n) std::memcpy(plain.data(), values.data(), n);
+          const Sealed s = seal_body(c, p, cipher, std::move(plain), 77 + bad);
           const bool expected = all_finite_f32(s.plain);
           CHECK(expected == (bad >= values.size()));
           const std::size_t tag = tag_bytes(p);
