@@ -11,9 +11,11 @@ enum Kind : std::uint16_t {
   // appear): a peer never heard from has not started its strategy yet (it may still be loading
   // data or pulling its state), so nobody waits long for it.
   kHello = 3,
-  // elastic-gossip: a peer's parameters for one exchange round; a refusal of that round.
+  // elastic-gossip: a peer's parameters for one exchange round; a refusal of that round; the
+  // answer to an offer that arrived before the receiver reached its round (overlapped runs).
   kElasticOffer = 1,
   kElasticNack = 2,
+  kElasticReply = 4,
   // gossip: a peer's parameters for one averaging round (pull); a push-sum share.
   kPullValue = 10,
   kPushShare = 11,

@@ -17,6 +17,20 @@
 // step; a pending exchange is dropped when the partner leaves the view. Rounds follow
 // RoundClock, so a peer that fell behind joins the others' round.
 //
+// Early replies (--overlap S >= 1). Round-matched offers make the peer that reaches a round
+// first wait until its partner's training thread gets there too: on a machine with fewer cores
+// than peers that is a scheduler time slice, far more than the exchange itself. So with S >= 1
+// an offer for a round this peer has not reached yet, from the partner that round gives it, is
+// answered at once from the channel thread (kElasticReply) with the snapshot this peer offered
+// at its latest exchange point (the published snapshot, at most one round old), and the pair's
+// d is computed from those two snapshots: the sender applies it as its merge, this peer as a
+// correction at its next step, and this peer skips that round when it gets there. The sum is
+// preserved as before (both apply the same d); what changes is only that one side's snapshot
+// can be up to one round older, the same kind of staleness S already admits. S = 0 and
+// synchronous runs keep round-matched offers, so S = 0 still gives the synchronous result bit
+// for bit. Crossing offers (both sides started the round) are the symmetric exchange above; a
+// reply is never answered.
+//
 // Threading: exchange() and due() on the training thread; the pair exchange on the merge
 // thread with --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still
 // runs is skipped and that round's partner refused), else inline; offers and refusals are
@@ -52,6 +66,7 @@ class ElasticGossipStrategy final : public PeerExchange {
     if (o.p == 0 && o.tau < 1) throw UserError("--tau must be at least 1");
     channel().on(kElasticOffer, [this](Letter&& l) { on_offer(std::move(l)); });
     channel().on(kElasticNack, [this](Letter&& l) { on_nack(std::move(l)); });
+    channel().on(kElasticReply, [this](Letter&& l) { on_reply(std::move(l)); });
     channel().on_tick([this] { drop_departed(); });
     start();
   }
@@ -62,7 +77,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   nlohmann::json diagnostics() const override {
     std::lock_guard lock(mutex_);
     return {{"round", clock_.current()}, {"pending", pending_.size()}, {"applied", applied_},
-            {"refused", refused_}, {"late", late_}, {"skipped", skipped_}};
+            {"refused", refused_}, {"late", late_}, {"skipped", skipped_}, {"answered_early", answered_early_}};
   }
 
  protected:
@@ -85,6 +100,9 @@ class ElasticGossipStrategy final : public PeerExchange {
     {
       std::lock_guard lock(mutex_);
       processed_ = round;
+      publish_locked(round, params);
+      // Answered early: this round's exchange with the partner is done already.
+      if (partner && answered_.erase({partner->id, round})) partner = nullptr;
       if (partner) active_.insert({partner->id, round});
       refuse_stale_locked(round, partner ? partner->id : 0);
     }
@@ -96,8 +114,9 @@ class ElasticGossipStrategy final : public PeerExchange {
     });
   }
 
-  bool skip(std::int64_t, std::span<float>) override {
-    // Take the round without exchanging, and tell this round's partner not to wait.
+  bool skip(std::int64_t, std::span<float> params) override {
+    // Take the round without exchanging, and tell this round's partner not to wait (unless
+    // this peer answered its offer early: then that exchange is done).
     const std::uint64_t round = clock_.next();
     const View v = view();
     std::optional<PeerId> partner_id;
@@ -106,6 +125,8 @@ class ElasticGossipStrategy final : public PeerExchange {
     {
       std::lock_guard lock(mutex_);
       processed_ = round;
+      publish_locked(round, params);
+      if (partner && answered_.erase({partner->id, round})) partner = nullptr;
       refuse_stale_locked(round, 0);
       ++skipped_;
     }
@@ -121,6 +142,8 @@ class ElasticGossipStrategy final : public PeerExchange {
     {
       std::lock_guard lock(mutex_);
       pending_.clear();
+      answered_.clear();
+      published_.reset();
       processed_ = std::numeric_limits<std::uint64_t>::max() - 1;
       refused = mailbox_.take_if([](const Letter&, std::uint64_t) { return true; });
     }
@@ -165,11 +188,11 @@ class ElasticGossipStrategy final : public PeerExchange {
     const bool sent = channel().send(addr, h, s);
     std::optional<Letter> reply;
     if (sent)
-      reply = mailbox_.wait({kElasticOffer, kElasticNack}, pid, round, deadline(pid), timings().poll,
+      reply = mailbox_.wait({kElasticOffer, kElasticReply, kElasticNack}, pid, round, deadline(pid), timings().poll,
                             [&] { return !alive(pid); });
     std::lock_guard lock(mutex_);
     active_.erase({pid, round});
-    if (!reply) reply = mailbox_.take({kElasticOffer, kElasticNack}, pid, round);
+    if (!reply) reply = mailbox_.take({kElasticOffer, kElasticReply, kElasticNack}, pid, round);
     if (!reply) {
       // Sent and still a member: the partner may yet answer; keep the exchange pending.
       if (sent && alive(pid)) {
@@ -190,7 +213,14 @@ class ElasticGossipStrategy final : public PeerExchange {
       ++refused_;
       return false;
     }
-    apply_pair(s, h, *reply);
+    if (early_replies_) {
+      std::vector<float> delta = s;
+      apply_pair(s, h, *reply);
+      for (std::size_t k = 0; k < s.size(); ++k) delta[k] = s[k] - delta[k];
+      add_to_published_locked(delta);
+    } else {
+      apply_pair(s, h, *reply);
+    }
     ++applied_;
     return true;
   }
@@ -219,26 +249,120 @@ class ElasticGossipStrategy final : public PeerExchange {
     clock_.saw(l.head.round);
     const PairKey key{l.from_id, l.head.round};
     std::unique_lock lock(mutex_);
-    if (auto it = pending_.find(key); it != pending_.end()) {
-      Pending p = std::move(it->second);
-      pending_.erase(it);
-      lock.unlock();
-      if (l.values.size() != p.sent.size()) return;
-      std::vector<float> merged = p.sent;
-      apply_pair(merged, p.sent_head, l);
-      for (std::size_t k = 0; k < merged.size(); ++k) merged[k] -= p.sent[k];
-      add_correction(0, merged, 1.0f);
-      lock.lock();
-      ++applied_;
-      ++late_;
+    if (settle_pending(lock, key, l)) return;
+    if (active_.count(key)) {
+      mailbox_.put(std::move(l), key.second);
       return;
     }
-    if (active_.count(key) || l.head.round > processed_) {
-      mailbox_.put(std::move(l), key.second);
+    if (l.head.round > processed_) {
+      if (!can_answer_early_locked(l)) {
+        mailbox_.put(std::move(l), key.second);
+        return;
+      }
+      answer_early(lock, std::move(l));
       return;
     }
     lock.unlock();
     refuse(l.from, l.head.round);
+  }
+
+  void on_reply(Letter&& l) {
+    clock_.saw(l.head.round);
+    const PairKey key{l.from_id, l.head.round};
+    std::unique_lock lock(mutex_);
+    if (settle_pending(lock, key, l)) return;
+    if (active_.count(key)) mailbox_.put(std::move(l), key.second);
+    // Otherwise nobody waits for it (this peer left the exchange); a reply is never answered.
+  }
+
+  // An offer or reply for an exchange this peer gave up waiting for but kept pending: applied
+  // now as a correction. Returns whether `key` was pending. Called with `lock` held; returns
+  // with it held.
+  bool settle_pending(std::unique_lock<std::mutex>& lock, const PairKey& key, const Letter& l) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) return false;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    lock.unlock();
+    const bool fits = l.values.size() == p.sent.size();
+    std::vector<float> delta;
+    if (fits) {
+      delta = pair_delta(p.sent, p.sent_head, l);
+      add_correction(0, delta, 1.0f);
+    }
+    lock.lock();
+    if (fits) {
+      add_to_published_locked(delta);
+      ++applied_;
+      ++late_;
+    }
+    return true;
+  }
+
+  // The change the exchange with `theirs` makes to `mine` (the snapshot this peer offered).
+  std::vector<float> pair_delta(const std::vector<float>& mine, const LetterHead& my_head, const Letter& theirs) const {
+    std::vector<float> merged = mine;
+    apply_pair(merged, my_head, theirs);
+    for (std::size_t k = 0; k < merged.size(); ++k) merged[k] -= mine[k];
+    return merged;
+  }
+
+  // Whether an offer for a round this peer has not reached may be answered now: overlapped
+  // runs only, a snapshot published, and the sender is this round's partner in this peer's
+  // view (otherwise it waits for its round, as without early replies). Caller holds mutex_.
+  bool can_answer_early_locked(const Letter& l) const {
+    if (!early_replies_ || !published_ || l.values.size() != published_->size()) return false;
+    const View v = view();
+    if (v.index_of(self_id()) < 0 || v.size() < 2) return false;
+    return partner(*graph_, v, self_id(), l.head.round) == std::optional<PeerId>(l.from_id);
+  }
+
+  // Sends the published snapshot back and applies the pair's d as a correction. Called with
+  // `lock` held; returns with it released.
+  void answer_early(std::unique_lock<std::mutex>& lock, Letter&& l) {
+    const PairKey key{l.from_id, l.head.round};
+    const auto snapshot = published_;
+    LetterHead h = published_head_;
+    answered_.insert(key);
+    lock.unlock();
+    h.kind = kElasticReply;
+    h.round = l.head.round;
+    h.id = 0;
+    h.ref = l.head.id;
+    if (!channel().send(l.from, h, *snapshot)) {
+      // The sender may not have it: do the exchange at the round instead, from its offer.
+      lock.lock();
+      answered_.erase(key);
+      mailbox_.put(std::move(l), key.second);
+      lock.unlock();
+      return;
+    }
+    const std::vector<float> delta = pair_delta(*snapshot, h, l);
+    add_correction(0, delta, 1.0f);
+    lock.lock();
+    add_to_published_locked(delta);
+    ++applied_;
+    ++answered_early_;
+    lock.unlock();
+  }
+
+  // The snapshot early replies send: this peer's parameters at its latest exchange point plus
+  // every exchange applied to it since (its own merges, late answers, early answers), so an
+  // answer never pulls this peer back towards a value an earlier exchange has moved it from.
+  // Local steps since are not in it (at most tau of them). Caller holds mutex_.
+  void publish_locked(std::uint64_t round, std::span<const float> params) {
+    if (!early_replies_) return;
+    published_ = std::make_shared<const std::vector<float>>(params.begin(), params.end());
+    published_head_ = head(kElasticReply, round);
+    // Early answers for rounds passed without meeting that partner (the view changed).
+    for (auto it = answered_.begin(); it != answered_.end();)
+      it = it->second < round ? answered_.erase(it) : std::next(it);
+  }
+  void add_to_published_locked(std::span<const float> delta) {
+    if (!published_ || published_->size() != delta.size()) return;
+    auto next = std::make_shared<std::vector<float>>(*published_);
+    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += delta[k];
+    published_ = std::move(next);
   }
 
   void on_nack(Letter&& l) {
@@ -269,7 +393,11 @@ class ElasticGossipStrategy final : public PeerExchange {
   std::uint64_t processed_ = 0;  // the latest round this peer has started (or skipped to)
   std::set<PairKey> active_;     // exchanges started and not yet answered
   std::map<PairKey, Pending> pending_;
-  std::uint64_t applied_ = 0, refused_ = 0, late_ = 0, skipped_ = 0;
+  const bool early_replies_ = options().overlap >= 1;
+  std::shared_ptr<const std::vector<float>> published_;  // the latest exchange point's snapshot
+  LetterHead published_head_;
+  std::set<PairKey> answered_;  // offers answered before this peer reached their round
+  std::uint64_t applied_ = 0, refused_ = 0, late_ = 0, skipped_ = 0, answered_early_ = 0;
 };
 
 }  // namespace
