@@ -24,6 +24,20 @@
 // A value for a round this peer has passed (or skipped) is answered with an empty value of
 // that round, so its sender stops waiting for this peer and averages without it.
 //
+// Early answers (pull, --overlap S >= 1, edges that go both ways that round). Round-matched
+// values make the peer that reaches a round first wait until its neighbours' training threads
+// get there too: on a machine with fewer cores than peers, a scheduler time slice. So with
+// S >= 1 a peer that receives a neighbour's value for a round it has not reached answers at
+// once from its channel thread with its published snapshot v (its parameters at its latest
+// exchange point plus every average applied since), and that edge of the round becomes a pair
+// exchange like elastic gossip's: the neighbour averages with v, this peer adds w (x_i − v)
+// now (w = the edge's weight, the same both ways for the symmetric graphs' Metropolis
+// weights), and at the round it neither sends that neighbour its value again nor takes one
+// from it. The sum of all parameters is preserved as in a round-matched round, whatever each
+// side does later (even if this peer skips or jumps over that round). Only v may be a round
+// older. S = 0 and synchronous runs keep round-matched values (S = 0 gives the synchronous
+// result bit for bit); directed graphs too (their edges go one way).
+//
 // Threading: exchange() on the training thread; a pull round runs on the merge thread with
 // --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still runs is
 // skipped, its value still sent to those who pull from this peer), else inline; received
@@ -57,6 +71,7 @@ class GossipStrategy final : public PeerExchange {
     push_ = o.gossip == "push";
     channel().on(kPullValue, [this](Letter&& l) { on_value(std::move(l)); });
     channel().on(kPushShare, [this](Letter&& l) { on_share(std::move(l)); });
+    early_ = o.gossip == "pull" && o.overlap >= 1 && !graph_->directed();
     start();
   }
   ~GossipStrategy() override { shutdown(); }
@@ -70,7 +85,8 @@ class GossipStrategy final : public PeerExchange {
             {"weight", weight_},
             {"inbox_weight", inbox_weight_},
             {"late", late_},
-            {"missing", missing_}};
+            {"missing", missing_},
+            {"answered_early", answered_early_}};
   }
 
  protected:
@@ -82,16 +98,20 @@ class GossipStrategy final : public PeerExchange {
     const std::uint64_t round = clock_.next();
     const View v = view();
     const int self = v.index_of(self_id());
+    auto value = std::make_shared<const std::vector<float>>(params.begin(), params.end());
+    std::set<PeerId> answered;
     {
       std::lock_guard lock(mutex_);
       processed_ = round;
+      if (early_) published_ = value;
+      answered = take_answered_locked(round);
     }
     drop_stale(round);
     if (self < 0 || v.size() < 2) return false;
     const Adjacency edges = graph_->round_edges(v, round);
-    auto value = std::make_shared<const std::vector<float>>(params.begin(), params.end());
     LetterHead h = head(kPullValue, round);
     for (std::size_t j : edges[static_cast<std::size_t>(self)]) {
+      if (answered.count(v.members[j].id)) continue;
       const std::string to = v.members[j].address;
       channel().post([this, to, h, value] { channel().send(to, h, *value); });
     }
@@ -109,18 +129,26 @@ class GossipStrategy final : public PeerExchange {
     }
     const Adjacency edges = graph_->round_edges(v, round);
     const Eigen::MatrixXd w = mixing_matrix(edges, graph_->directed());
-    std::vector<Source> sources;
-    for (std::size_t j = 0; j < v.size(); ++j)
-      if (static_cast<int>(j) != self && w(self, static_cast<Eigen::Index>(j)) > 0)
-        sources.push_back({v.members[j].id, w(self, static_cast<Eigen::Index>(j))});
-    std::vector<std::string> targets;
-    for (std::size_t j : edges[static_cast<std::size_t>(self)]) targets.push_back(v.members[j].address);
-    const double self_weight = w(self, self);
+    std::set<PeerId> answered;
     {
       std::lock_guard lock(mutex_);
       active_.insert(round);
       processed_ = round;
+      if (early_) published_ = std::make_shared<const std::vector<float>>(params.begin(), params.end());
+      answered = take_answered_locked(round);
     }
+    // Edges answered early are done: their weight stays on this peer's own value.
+    double self_weight = w(self, self);
+    std::vector<Source> sources;
+    for (std::size_t j = 0; j < v.size(); ++j) {
+      const double wj = w(self, static_cast<Eigen::Index>(j));
+      if (static_cast<int>(j) == self || wj <= 0) continue;
+      if (answered.count(v.members[j].id)) self_weight += wj;
+      else sources.push_back({v.members[j].id, wj});
+    }
+    std::vector<std::string> targets;
+    for (std::size_t j : edges[static_cast<std::size_t>(self)])
+      if (!answered.count(v.members[j].id)) targets.push_back(v.members[j].address);
     drop_stale(round);
     return merge().begin(params, step, [this, round, sources, targets, self_weight](std::vector<float>& s) {
       return pull_round(s, round, sources, targets, self_weight);
@@ -132,6 +160,65 @@ class GossipStrategy final : public PeerExchange {
     PeerId id;
     double weight;
   };
+
+  // The members answered early for `round` (removed from the record, with every older round's).
+  // Caller holds mutex_.
+  std::set<PeerId> take_answered_locked(std::uint64_t round) {
+    std::set<PeerId> out;
+    for (auto it = answered_.begin(); it != answered_.end() && it->first <= round;) {
+      if (it->first == round) out.insert(it->second);
+      it = answered_.erase(it);
+    }
+    return out;
+  }
+
+  // Whether the value `l`, for a round this peer has not reached, can be answered early: the
+  // edge between the sender and this peer goes both ways in that round of this peer's view.
+  // Returns the edge's weight (0: no). Caller holds mutex_.
+  double early_weight_locked(const Letter& l) const {
+    if (!early_ || !published_ || l.values.size() != published_->size()) return 0;
+    const View v = view();
+    const int self = v.index_of(self_id()), them = v.index_of(l.from_id);
+    if (self < 0 || them < 0 || v.size() < 2) return 0;
+    const Adjacency edges = graph_->round_edges(v, l.head.round);
+    const Eigen::MatrixXd w = mixing_matrix(edges, graph_->directed());
+    const double to_them = w(them, self), to_me = w(self, them);
+    return to_me > 0 && to_me == to_them ? to_me : 0;
+  }
+
+  // Answers `l` with the published snapshot v and adds w (x_sender − v) to this peer. Called
+  // with `lock` held; returns with it released.
+  void answer_early(std::unique_lock<std::mutex>& lock, Letter&& l, double weight) {
+    const PeerId from = l.from_id;
+    const std::uint64_t round = l.head.round;
+    const auto v = published_;
+    answered_.insert({round, from});
+    lock.unlock();
+    if (!channel().send(l.from, head(kPullValue, round), *v)) {
+      // The sender may not have it: take part in that round as usual.
+      lock.lock();
+      answered_.erase({round, from});
+      mailbox_.put(std::move(l), round);
+      lock.unlock();
+      return;
+    }
+    std::vector<float> delta(v->size());
+    const float wf = static_cast<float>(weight);
+    for (std::size_t k = 0; k < delta.size(); ++k) delta[k] = wf * (l.values[k] - (*v)[k]);
+    add_correction(0, delta, 1.0f);
+    lock.lock();
+    add_to_published_locked(delta);
+    ++answered_early_;
+    lock.unlock();
+  }
+
+  // Caller holds mutex_.
+  void add_to_published_locked(std::span<const float> delta) {
+    if (!published_ || published_->size() != delta.size()) return;
+    auto next = std::make_shared<std::vector<float>>(*published_);
+    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += delta[k];
+    published_ = std::move(next);
+  }
 
   // Drops kept values of rounds before `round` that no averaging will use, and tells their
   // senders (who may be waiting for this peer's value of that round) that none will come.
@@ -196,6 +283,13 @@ class GossipStrategy final : public PeerExchange {
       const float* x = got[n].values.data();
       for (std::size_t k = 0; k < s.size(); ++k) acc[k] += wn * x[k];
     }
+    if (early_) {
+      // The published snapshot takes this average too.
+      std::vector<float> delta(s.size());
+      for (std::size_t k = 0; k < s.size(); ++k) delta[k] = acc[k] - s[k];
+      std::lock_guard lock(mutex_);
+      add_to_published_locked(delta);
+    }
     s.swap(acc);
     return true;
   }
@@ -252,7 +346,13 @@ class GossipStrategy final : public PeerExchange {
   void on_value(Letter&& l) {
     clock_.saw(l.head.round);
     {
-      std::lock_guard lock(mutex_);
+      std::unique_lock lock(mutex_);
+      if (l.head.round > processed_ && !l.values.empty()) {
+        if (const double w = early_weight_locked(l); w > 0) {
+          answer_early(lock, std::move(l), w);
+          return;
+        }
+      }
       if (l.head.round > processed_ || active_.count(l.head.round)) {
         const std::uint64_t key = l.head.round;
         mailbox_.put(std::move(l), key);
@@ -292,6 +392,10 @@ class GossipStrategy final : public PeerExchange {
   std::vector<float> inbox_x_;  // Σ received x shares since the last round
   double inbox_weight_ = 0;     // Σ received w shares
   std::uint64_t late_ = 0, missing_ = 0;
+  bool early_ = false;  // early answers (see above)
+  std::shared_ptr<const std::vector<float>> published_;
+  std::set<std::pair<std::uint64_t, PeerId>> answered_;  // (round, neighbour) answered early
+  std::uint64_t answered_early_ = 0;
 };
 
 }  // namespace
