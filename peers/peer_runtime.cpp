@@ -3,14 +3,18 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unistd.h>
 
 #include "chorus/checkpoint.h"
 #include "chorus/dataset.h"
@@ -62,6 +66,14 @@ PeerIdentity fresh_identity() {
   while (id.id == 0) randombytes_buf(&id.id, sizeof id.id);
   id.incarnation = 1;
   return id;
+}
+
+// Lowers the calling thread's (and only its) CPU priority to `nice` (Linux nice values are per
+// thread); threads it starts later inherit it. Returns an error text, empty on success.
+std::string lower_thread_priority(int nice) {
+  if (nice <= 0) return {};
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), nice) == 0) return {};
+  return fmt::format("could not lower the training thread's priority to nice {}: {}", nice, std::strerror(errno));
 }
 
 class PeerRun {
@@ -243,6 +255,11 @@ int PeerRun::run() {
   std::int64_t steps_this_run = 0;
   std::int64_t last_checkpoint = trainer_->steps_done();
   std::int64_t last_epoch = trainer_->cursor().epoch();
+  // Every thread but this one exists now (transport, membership, strategy, state server).
+  if (const std::string error = lower_thread_priority(config_.trainer_nice); !error.empty()) {
+    log_->event("warning", {{"message", error}});
+    fmt::print(stderr, "chorus peer: {}\n", error);
+  }
   const auto start = Clock::now();
   while (!stop_requested() && !trainer_->finished() &&
          (config_.max_steps == 0 || steps_this_run < config_.max_steps)) {

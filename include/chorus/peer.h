@@ -36,6 +36,10 @@ struct PeerConfig {
   int eval_every = 0;              // 0: at the end of each epoch
   std::int64_t max_steps = 0;      // 0: no limit
   double slowdown = 1.0;           // >1: sleep so each step computes this many times as long
+  // 0..19: the training thread's nice value once training starts (the communication threads
+  // keep the process's own), so that on cores shared with other peers a merge's threads
+  // preempt training instead of waiting for a time slice. 0: unchanged.
+  int trainer_nice = 0;
   StrategyOptions strategy;
 };
 

@@ -92,6 +92,12 @@ const bool registered = register_command(
            ->capture_default_str();
        app.add_option("--max-steps", c.max_steps, "Stop after this many steps (0: no limit)");
        app.add_option("--slowdown", c.slowdown, "Make each step compute FACTOR times as long, as a slower machine would (fault injection; waits on the network are not stretched)");
+       app.add_option("--trainer-nice", c.trainer_nice,
+                      "Run the training thread at this nice value (0-19; 0: unchanged) so that communication "
+                      "threads preempt it: use it when peers share cores with each other (chorus swarm "
+                      "sets 19), so an overlapped merge does not wait for the CPU")
+           ->capture_default_str()
+           ->check(CLI::Range(0, 19));
        add_strategy_options(app, c.strategy);
        add_train_options(app, o->train);
        o->train.log_every = 20;
