@@ -16,8 +16,9 @@
 
 namespace chorus {
 
-static_assert(msg::kStateTransfer.first <= msg::kStateRequest && msg::kStateRefusal <= msg::kStateTransfer.last &&
-              msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal,
+static_assert(msg::kStateTransfer.first <= msg::kStateRequest && msg::kStateNotStarted <= msg::kStateTransfer.last &&
+              msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal &&
+              msg::kStateRefusal < msg::kStateNotStarted,
               "state transfer messages must lie in their range");
 
 namespace {
@@ -25,7 +26,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kNonceBytes = 8;
-constexpr TypeRange kAnswers{msg::kStateResponse, msg::kStateRefusal};
+constexpr TypeRange kAnswers{msg::kStateResponse, msg::kStateNotStarted};
+// What a fetcher receives while it waits: answers, and other fetchers' requests.
+constexpr TypeRange kAnswersAndRequests{msg::kStateRequest, msg::kStateNotStarted};
 // The transport queues requests as they arrive, so serve_pending takes what is there and
 // never waits for more.
 constexpr std::chrono::milliseconds kNoWait{0};
@@ -227,9 +230,20 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
   while (!asked.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
-    std::optional<ReceivedMessage> m = transport.receive(left, kAnswers);
+    std::optional<ReceivedMessage> m = transport.receive(left, kAnswersAndRequests);
     if (!m) break;
     const std::span<const std::byte> bytes = m->bytes();
+    if (m->type == msg::kStateRequest) {
+      // Another peer fetching (or a member asking): this one has nothing to give yet.
+      if (bytes.size() == kNonceBytes) {
+        try {
+          transport.send(m->from, msg::kStateNotStarted, bytes, std::chrono::milliseconds(100));
+        } catch (const UserError&) {
+          // An address this transport may not reach: that request goes unanswered.
+        }
+      }
+      continue;
+    }
     // The nonce, known only to whoever got this request, identifies the answer; the sender's
     // address may be spelled differently from the candidate's (localhost vs 127.0.0.1).
     const auto it = bytes.size() < kNonceBytes ? asked.end() : asked.find(read_nonce(bytes));
@@ -241,6 +255,7 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
     }
     asked.erase(it);
     const std::span<const std::byte> body = bytes.subspan(kNonceBytes);
+    if (m->type == msg::kStateNotStarted) continue;
     if (m->type == msg::kStateRefusal)
       throw UserError(fmt::format("state transfer from {}: refused: {}", m->from, printable_text(body)));
     try {

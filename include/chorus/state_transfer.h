@@ -12,7 +12,9 @@
 // Fetching: fetch_state() asks every candidate at once and returns the valid answer with the
 // highest step among those that arrive by the first answer plus a short grace period; the
 // whole fetch waits at most `timeout`, so dead or busy candidates cost a bounded delay and
-// never add up.
+// never add up. While it waits, a fetcher answers requests it receives with "not started"
+// (it has no state of its own yet), and such an answer counts as that candidate's: peers
+// that start together and fetch from each other do not wait out each other's timeouts.
 //
 // Protocol (inside msg::kStateTransfer): a request carries a random 64-bit nonce; the answer
 // echoes it, followed by the encoded TrainingState, or, when the encoded state exceeds what the
@@ -40,6 +42,7 @@ namespace msg {
 inline constexpr std::uint16_t kStateRequest = 0x0200;   // nonce (8 bytes, little-endian)
 inline constexpr std::uint16_t kStateResponse = 0x0201;  // nonce, then TrainingState::encode()
 inline constexpr std::uint16_t kStateRefusal = 0x0202;   // nonce, then the reason (text)
+inline constexpr std::uint16_t kStateNotStarted = 0x0203;  // nonce: "fetching too, nothing to give"
 }  // namespace msg
 
 using StateTransferLog = std::function<void(const std::string&)>;

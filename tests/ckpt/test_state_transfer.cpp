@@ -383,3 +383,39 @@ TEST_CASE("a background server answers while the training thread is blocked, fre
     CHECK(background.answered() == 3);
   }
 }
+
+TEST_CASE("peers that start together and fetch from each other answer 'not started' instead of timing out") {
+  const auto timeout = 3000ms;
+  for (Kind kind : kKinds) {
+    CAPTURE(kind_name(kind));
+    Net net(kind);
+    auto a = net.make(), b = net.make(), c = net.make(), server = net.make();
+    const TrainingState state = random_state(31, 1000, 2000);
+    ServerThread serving(*server, state);
+    Lines log;
+    // Three fetchers at once, each asking the two others and the one member that has a state.
+    std::vector<Transport*> fetchers{a.get(), b.get(), c.get()};
+    std::vector<std::optional<FetchedState>> got(3);
+    std::vector<double> took(3);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < 3; ++i)
+      threads.emplace_back([&, i] {
+        std::vector<std::string> candidates{server->address()};
+        for (std::size_t j = 0; j < 3; ++j)
+          if (j != i) candidates.push_back(fetchers[j]->address());
+        const auto start = Clock::now();
+        got[i] = fetch_state(*fetchers[i], candidates, timeout, log.sink());
+        took[i] = seconds_since(start);
+      });
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      REQUIRE_MESSAGE(got[i], log.all());
+      CHECK(got[i]->from == server->address());
+      CHECK(bits_equal(got[i]->state, state));
+      MESSAGE(kind_name(kind) << ": fetcher " << i << " took " << took[i] << " s");
+    }
+    // Every candidate answered: none is reported silent (each would have cost the timeout).
+    CHECK_MESSAGE(log.count("no answer from") == 0, log.all());
+  }
+}
