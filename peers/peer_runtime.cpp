@@ -33,6 +33,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t kSnapshotEvery = 100;  // steps between state-transfer snapshots
+// Longest wait before the first step for the other members of the starting view to be ready.
+constexpr std::chrono::milliseconds kReadyWait{5000};
 
 std::atomic<int> g_signals{0};
 
@@ -248,6 +250,17 @@ int PeerRun::run() {
   view_size_ = view.size();
   strategy_->on_view(view);
   log_->event("view", describe(view));
+
+  // Peers that start together begin together: without this the first one ready spends its
+  // first exchanges waiting for partners still fetching state or building their strategy,
+  // which counts as idle time. Bounded; the state server answers meanwhile.
+  if (config_.min_peers > 1) {
+    state_server.note_step(trainer_->steps_done());
+    state_server.publish(trainer_->capture());
+    const auto t0 = Clock::now();
+    const bool ready = strategy_->wait_until_ready(membership_->view(), kReadyWait);
+    log_->event("ready", {{"all", ready}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+  }
 
   std::int64_t window_samples = 0;
   double window_s = 0;

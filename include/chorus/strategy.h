@@ -17,6 +17,7 @@
 // Parameters live in backend memory; services.params gives a host copy (pull/push) so the
 // same strategy code runs with the CPU and CUDA backends.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -93,6 +94,14 @@ class Strategy {
   virtual void before_update(std::int64_t step) { (void)step; }
   virtual void after_update(std::int64_t step) = 0;
   virtual void on_view(const View& view) { (void)view; }
+  // Before the first step of a swarm that starts together: waits, at most `timeout`, until the
+  // other members of `view` can take part in exchanges (for the gossip family: each has
+  // started its strategy and greeted). Returns whether they all could. Default: no wait.
+  virtual bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
+    (void)view;
+    (void)timeout;
+    return true;
+  }
   virtual void finish() {}
 };
 

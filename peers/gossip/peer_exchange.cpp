@@ -1,6 +1,7 @@
 #include "peers/gossip/peer_exchange.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace chorus::gossip {
 
@@ -133,6 +134,19 @@ void PeerExchange::after_update(std::int64_t step) {
 }
 
 void PeerExchange::on_view(const View& view) { greet(view); }
+
+bool PeerExchange::wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
+  // A member heard from has started its strategy (its greeting comes first of its letters).
+  const auto until = Mailbox::Clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (const auto& m : view.members)
+      if (m.id != self_id_ && services_.membership.is_member(m.id) && !channel_.last_heard(m.id)) all = false;
+    if (all) return true;
+    if (stopping_.load() || Mailbox::Clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
 
 void PeerExchange::finish() {
   if (finished_) return;

@@ -63,6 +63,7 @@ class PeerExchange : public Strategy {
   ~PeerExchange() override;
   void after_update(std::int64_t step) final;
   void on_view(const View& view) override;
+  bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override;
   void finish() override;
 
   // For tests and diagnostics: the channel, and a strategy-specific summary of its state
