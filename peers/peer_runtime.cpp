@@ -253,12 +253,15 @@ int PeerRun::run() {
 
   // Peers that start together begin together: without this the first one ready spends its
   // first exchanges waiting for partners still fetching state or building their strategy,
-  // which counts as idle time. Bounded; the state server answers meanwhile.
+  // which counts as idle time. Bounded; joiners asking for state meanwhile get it at once.
   if (config_.min_peers > 1) {
     state_server.note_step(trainer_->steps_done());
     state_server.publish(trainer_->capture());
     const auto t0 = Clock::now();
-    const bool ready = strategy_->wait_until_ready(membership_->view(), kReadyWait);
+    bool ready = false;
+    while (!(ready = strategy_->wait_until_ready(membership_->view(), std::chrono::milliseconds(5))) &&
+           Clock::now() - t0 < kReadyWait && !stop_requested())
+      if (state_server.wanted()) state_server.publish(trainer_->capture());
     log_->event("ready", {{"all", ready}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
   }
 
