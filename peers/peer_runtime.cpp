@@ -254,7 +254,8 @@ int PeerRun::run() {
   // Peers that start together begin together: without this the first one ready spends its
   // first exchanges waiting for partners still fetching state or building their strategy,
   // which counts as idle time. Bounded; joiners asking for state meanwhile get it at once.
-  if (config_.min_peers > 1) {
+  // Only at the very start: a peer resumed or given a running swarm's state goes on at once.
+  if (config_.min_peers > 1 && trainer_->steps_done() == 0) {
     state_server.note_step(trainer_->steps_done());
     state_server.publish(trainer_->capture());
     const auto t0 = Clock::now();
