@@ -35,8 +35,10 @@
 // weights), and at the round it neither sends that neighbour its value again nor takes one
 // from it. The sum of all parameters is preserved as in a round-matched round, whatever each
 // side does later (even if this peer skips or jumps over that round). Only v may be a round
-// older. S = 0 and synchronous runs keep round-matched values (S = 0 gives the synchronous
-// result bit for bit); directed graphs too (their edges go one way).
+// older. With --dynamic-weights this peer's half is scaled by the sender's currency (the sum is
+// then not preserved, as with dynamic weights anywhere). S = 0 and synchronous runs keep
+// round-matched values (S = 0 gives the synchronous result bit for bit); directed graphs too
+// (their edges go one way).
 //
 // Threading: exchange() on the training thread; a pull round runs on the merge thread with
 // --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still runs is
@@ -348,7 +350,12 @@ class GossipStrategy final : public PeerExchange {
     {
       std::unique_lock lock(mutex_);
       if (l.head.round > processed_ && !l.values.empty()) {
-        if (const double w = early_weight_locked(l); w > 0) {
+        if (double w = early_weight_locked(l); w > 0) {
+          if (dynamic()) {
+            // A stale sender (restarted, far behind) moves this peer by its currency only.
+            const Contribution c = contribution_of(l);
+            w *= currency(c, std::max(c.step, current_step()), weight_config());
+          }
           answer_early(lock, std::move(l), w);
           return;
         }
