@@ -51,6 +51,8 @@ class RoundClock {
   std::uint64_t next();               // the training thread
   std::uint64_t current() const { return current_.load(); }
   std::uint64_t highest_seen() const { return seen_.load(); }
+  // How far ahead others may be before this peer joins them (rounds).
+  std::uint64_t jump() const { return jump_; }
 
  private:
   const std::uint64_t jump_;

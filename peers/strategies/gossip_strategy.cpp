@@ -9,9 +9,11 @@
 //                the graph's SLEM predicts. Each peer sends its round-r snapshot to the members
 //                that pull from it (saving the request leg of a pull) and waits, bounded, for
 //                its own in-neighbours; a neighbour that leaves the view or does not answer in
-//                time is left out and the weights of those that did are renormalized; a value
-//                arriving too late is dropped. With --dynamic-weights each W_ij is scaled by the
-//                sender's currency (dynamic_weights.h) and the row renormalized.
+//                time is left out, its weight staying on this peer's own value (the row still
+//                sums to 1, and an edge left out on both sides -- a skipped round, a value
+//                refused as late -- keeps the sum of all parameters); a value arriving too late
+//                is refused. With --dynamic-weights each W_ij is scaled by the sender's currency
+//                (dynamic_weights.h) and the row renormalized.
 // --gossip push  Push-sum: each peer holds (x, w) with its parameters the estimate z = x/w.
 //                Every round it sends half of (x, w) to one out-neighbour (picked by the round's
 //                seed), keeps half, and adds every share received since its last round; Σx and
@@ -95,8 +97,9 @@ class GossipStrategy final : public PeerExchange {
   bool due(std::int64_t step) override { return step % options().tau == 0; }
 
   bool skip(std::int64_t, std::span<float> params) override {
-    // Only pull rounds run as overlapped merges. Take the round without averaging, but still
-    // give this round's value to the members that pull from this peer, so they do not wait.
+    // Only pull rounds run as overlapped merges. Take the round without averaging, and tell the
+    // members that pull from this peer that no value comes (an empty one), so they do not wait
+    // and leave this edge out as this peer does: the sum of all parameters is kept.
     const std::uint64_t round = clock_.next();
     const View v = view();
     const int self = v.index_of(self_id());
@@ -115,7 +118,7 @@ class GossipStrategy final : public PeerExchange {
     for (std::size_t j : edges[static_cast<std::size_t>(self)]) {
       if (answered.count(v.members[j].id)) continue;
       const std::string to = v.members[j].address;
-      channel().post([this, to, h, value] { channel().send(to, h, *value); });
+      channel().post([this, to, h] { channel().send(to, h, {}, std::chrono::milliseconds(200)); });
     }
     return false;
   }
@@ -174,11 +177,13 @@ class GossipStrategy final : public PeerExchange {
     return out;
   }
 
-  // Whether the value `l`, for a round this peer has not reached, can be answered early: the
-  // edge between the sender and this peer goes both ways in that round of this peer's view.
-  // Returns the edge's weight (0: no). Caller holds mutex_.
+  // Whether the value `l`, for a round this peer has not reached, can be answered early: no
+  // further ahead than the round clock lets others be (a member cannot make this peer answer
+  // for rounds without end), and the edge between the sender and this peer goes both ways in
+  // that round of this peer's view. Returns the edge's weight (0: no). Caller holds mutex_.
   double early_weight_locked(const Letter& l) const {
     if (!early_ || !published_ || l.values.size() != published_->size()) return 0;
+    if (l.head.round > processed_ + clock_.jump()) return 0;
     const View v = view();
     const int self = v.index_of(self_id()), them = v.index_of(l.from_id);
     if (self < 0 || them < 0 || v.size() < 2) return 0;
@@ -256,6 +261,8 @@ class GossipStrategy final : public PeerExchange {
     for (const auto& src : sources) {
       auto l = mailbox_.wait({kPullValue}, src.id, round, std::min(until, deadline(src.id)), timings().poll, [&] { return !alive(src.id); });
       if (!l || l->values.size() != s.size()) {
+        // Left out: its weight stays on this peer's own value.
+        base[0] += src.weight;
         std::lock_guard lock(mutex_);
         ++missing_;
         continue;
