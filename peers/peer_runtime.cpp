@@ -14,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "chorus/checkpoint.h"
@@ -103,6 +104,8 @@ class PeerRun {
   std::unique_ptr<Strategy> strategy_;  // uses the members above: declared (so destroyed) last
   std::uint64_t known_view_ = 0;
   std::size_t view_size_ = 1;
+  std::set<PeerId> known_members_;   // the members of view known_view_
+  std::set<PeerId> left_gracefully_;  // members that announced their leave (not declared dead)
   std::mutex events_mu_;
   std::vector<MembershipEvent> events_;
 };
@@ -113,10 +116,13 @@ void PeerRun::drain_membership_events() {
     std::lock_guard lock(events_mu_);
     events.swap(events_);
   }
-  for (const auto& e : events)
+  for (const auto& e : events) {
     log_->event(membership_event_name(e.kind), {{"member", hex_id(e.member.id)},
                                                 {"address", e.member.address},
                                                 {"view_number", e.view_number}});
+    if (e.kind == MembershipEvent::Kind::leave) left_gracefully_.insert(e.member.id);
+    if (e.kind == MembershipEvent::Kind::join) left_gracefully_.erase(e.member.id);
+  }
 }
 
 void PeerRun::follow_view() {
@@ -124,8 +130,19 @@ void PeerRun::follow_view() {
   if (view.number == known_view_) return;
   known_view_ = view.number;
   view_size_ = view.size();
+  // Members that left gracefully while this peer is in its last epoch finished theirs (or were
+  // stopped near the end): their shards are covered, and re-dealing would have the others
+  // train the rest of the last epoch over again on larger shards. Deaths and joins re-deal.
+  std::set<PeerId> members;
+  for (const auto& m : view.members) members.insert(m.id);
+  bool only_finished_left = members.size() < known_members_.size();
+  for (PeerId id : members) only_finished_left = only_finished_left && known_members_.count(id) > 0;
+  for (PeerId id : known_members_)
+    if (!members.count(id)) only_finished_left = only_finished_left && left_gracefully_.count(id) > 0;
+  only_finished_left = only_finished_left && trainer_->cursor().epoch() + 1 >= trainer_->config().epochs;
+  known_members_ = std::move(members);
   const int index = view.index_of(identity_.id);
-  if (index >= 0) {
+  if (index >= 0 && !only_finished_left) {
     const TrainConfig& tc = trainer_->config();
     if (index != tc.shard_index || static_cast<int>(view.size()) != tc.shard_count)
       trainer_->reshard(index, static_cast<int>(view.size()));
@@ -248,6 +265,7 @@ int PeerRun::run() {
 
   known_view_ = view.number;
   view_size_ = view.size();
+  for (const auto& m : view.members) known_members_.insert(m.id);
   strategy_->on_view(view);
   log_->event("view", describe(view));
 

@@ -308,13 +308,13 @@ class ElasticGossipStrategy final : public PeerExchange {
   }
 
   // Whether an offer for a round this peer has not reached may be answered now: overlapped
-  // runs only, a snapshot published, a round no further ahead than the round clock lets
-  // others be (so a member cannot make this peer answer for rounds without end), and the
+  // runs only, a snapshot published, a round at most kEarlyRoundsAhead round-clock jumps
+  // ahead (so a member cannot make this peer answer for rounds without end), and the
   // sender is this round's partner in this peer's view (otherwise it waits for its round, as
   // without early replies). Caller holds mutex_.
   bool can_answer_early_locked(const Letter& l) const {
     if (!early_replies_ || !published_ || l.values.size() != published_->size()) return false;
-    if (l.head.round > processed_ + clock_.jump()) return false;
+    if (l.head.round > processed_ + kEarlyRoundsAhead * clock_.jump()) return false;
     const View v = view();
     if (v.index_of(self_id()) < 0 || v.size() < 2) return false;
     return partner(*graph_, v, self_id(), l.head.round) == std::optional<PeerId>(l.from_id);

@@ -177,13 +177,13 @@ class GossipStrategy final : public PeerExchange {
     return out;
   }
 
-  // Whether the value `l`, for a round this peer has not reached, can be answered early: no
-  // further ahead than the round clock lets others be (a member cannot make this peer answer
-  // for rounds without end), and the edge between the sender and this peer goes both ways in
+  // Whether the value `l`, for a round this peer has not reached, can be answered early: at
+  // most kEarlyRoundsAhead round-clock jumps ahead (a member cannot make this peer answer for
+  // rounds without end), and the edge between the sender and this peer goes both ways in
   // that round of this peer's view. Returns the edge's weight (0: no). Caller holds mutex_.
   double early_weight_locked(const Letter& l) const {
     if (!early_ || !published_ || l.values.size() != published_->size()) return 0;
-    if (l.head.round > processed_ + clock_.jump()) return 0;
+    if (l.head.round > processed_ + kEarlyRoundsAhead * clock_.jump()) return 0;
     const View v = view();
     const int self = v.index_of(self_id()), them = v.index_of(l.from_id);
     if (self < 0 || them < 0 || v.size() < 2) return 0;
