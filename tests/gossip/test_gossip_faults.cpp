@@ -141,6 +141,24 @@ TEST_CASE("a dead peer costs a bounded delay, never a hang") {
   }
 }
 
+namespace {
+
+// Three current peers at 0 and a stale one at 1 on the complete graph on 4 (W = 1/4), after
+// one average, by dynamic weighting off/on. Without weights each current peer moves a quarter
+// of the way to the stale one; with them, by at most its (tiny) weight, and the stale peer is
+// pulled (almost) all the way to the others.
+void check_stale_peer_pulls(std::map<bool, std::vector<std::vector<float>>>& result) {
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(result[false][i][0] == doctest::Approx(0.25));
+    CHECK(result[true][i][0] < 0.01);
+    CHECK(result[true][i][0] > 0.0);
+  }
+  CHECK(result[false][3][0] == doctest::Approx(0.25));
+  CHECK(result[true][3][0] < 0.01);
+}
+
+}  // namespace
+
 TEST_CASE("dynamic weights keep a peer returning with stale parameters from dragging the others back") {
   const std::size_t n = 4;
   std::map<bool, std::vector<std::vector<float>>> result;
@@ -160,16 +178,7 @@ TEST_CASE("dynamic weights keep a peer returning with stale parameters from drag
     swarm.run(1, {});
     for (std::size_t i = 0; i < n; ++i) result[dynamic].push_back(swarm.params(i));
   }
-  // The complete graph on 4: W = 1/4 everywhere. Without weights each current peer moves a
-  // quarter of the way to the stale one; with them, by at most its (tiny) weight.
-  for (std::size_t i = 0; i < 3; ++i) {
-    CHECK(result[false][i][0] == doctest::Approx(0.25));
-    CHECK(result[true][i][0] < 0.01);
-    CHECK(result[true][i][0] > 0.0);
-  }
-  // And the stale peer is pulled (almost) all the way to the others.
-  CHECK(result[false][3][0] == doctest::Approx(0.25));
-  CHECK(result[true][3][0] < 0.01);
+  check_stale_peer_pulls(result);
 }
 
 TEST_CASE("overlapped: a stale peer answered early moves the others by its dynamic weight only") {
@@ -208,13 +217,5 @@ TEST_CASE("overlapped: a stale peer answered early moves the others by its dynam
     swarm.finish_all();
     for (std::size_t i = 0; i < n; ++i) result[dynamic].push_back(swarm.params(i));
   }
-  // W = 1/4 on the complete graph on 4: without weights each current peer moves a quarter of
-  // the way to the stale one and the sum is kept; with them, by at most its tiny weight.
-  for (std::size_t i = 0; i < 3; ++i) {
-    CHECK(result[false][i][0] == doctest::Approx(0.25));
-    CHECK(result[true][i][0] < 0.01);
-    CHECK(result[true][i][0] > 0.0);
-  }
-  CHECK(result[false][3][0] == doctest::Approx(0.25));
-  CHECK(result[true][3][0] < 0.01);
+  check_stale_peer_pulls(result);
 }
