@@ -21,12 +21,14 @@
 // first wait until its partner's training thread gets there too: on a machine with fewer cores
 // than peers that is a scheduler time slice, far more than the exchange itself. So with S >= 1
 // an offer for a round this peer has not reached yet, from the partner that round gives it, is
-// answered at once from the channel thread (kElasticReply) with the snapshot this peer offered
-// at its latest exchange point (the published snapshot, at most one round old), and the pair's
-// d is computed from those two snapshots: the sender applies it as its merge, this peer as a
-// correction at its next step, and this peer skips that round when it gets there. The sum is
-// preserved as before (both apply the same d); what changes is only that one side's snapshot
-// can be up to one round older, the same kind of staleness S already admits. S = 0 and
+// answered at once from the channel thread (kElasticReply) with this peer's published snapshot
+// (its parameters at its latest exchange point plus every exchange applied since), and the
+// pair's d is computed from those two snapshots: the sender applies it as its merge, this peer
+// as a correction at its next step, and this peer skips that round when it gets there. The sum
+// is preserved as before (both apply the same d); what changes is only that one side's
+// snapshot lacks the local steps since its last exchange point (the rounds it is behind), the
+// same kind of staleness S already admits. Rounds at most kEarlyRoundsAhead round-clock jumps
+// ahead are answered. S = 0 and
 // synchronous runs keep round-matched offers, so S = 0 still gives the synchronous result bit
 // for bit. Crossing offers (both sides started the round) are the symmetric exchange above; a
 // reply is never answered.

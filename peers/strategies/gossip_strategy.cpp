@@ -36,8 +36,9 @@
 // now (w = the edge's weight, the same both ways for the symmetric graphs' Metropolis
 // weights), and at the round it neither sends that neighbour its value again nor takes one
 // from it. The sum of all parameters is preserved as in a round-matched round, whatever each
-// side does later (even if this peer skips or jumps over that round). Only v may be a round
-// older. With --dynamic-weights this peer's half is scaled by the sender's currency (the sum is
+// side does later (even if this peer skips or jumps over that round). Only v lacks this peer's
+// local steps since its last exchange point. Rounds at most kEarlyRoundsAhead round-clock
+// jumps ahead are answered. With --dynamic-weights this peer's half is scaled by the sender's currency (the sum is
 // then not preserved, as with dynamic weights anywhere). S = 0 and synchronous runs keep
 // round-matched values (S = 0 gives the synchronous result bit for bit); directed graphs too
 // (their edges go one way).
