@@ -47,6 +47,7 @@
 #include "chorus/hash_order.h"
 #include "chorus/topology.h"
 #include "peers/gossip/peer_exchange.h"
+#include "peers/gossip/published_snapshot.h"
 #include "peers/gossip/strategies.h"
 #include "peers/strategies/strategy_kinds.h"
 
@@ -219,7 +220,7 @@ class ElasticGossipStrategy final : public PeerExchange {
       std::vector<float> delta = s;
       apply_pair(s, h, *reply);
       for (std::size_t k = 0; k < s.size(); ++k) delta[k] = s[k] - delta[k];
-      add_to_published_locked(delta);
+      published_.add(delta);
     } else {
       apply_pair(s, h, *reply);
     }
@@ -294,7 +295,7 @@ class ElasticGossipStrategy final : public PeerExchange {
     }
     lock.lock();
     if (fits) {
-      add_to_published_locked(delta);
+      published_.add(delta);
       ++applied_;
       ++late_;
     }
@@ -315,7 +316,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   // sender is this round's partner in this peer's view (otherwise it waits for its round, as
   // without early replies). Caller holds mutex_.
   bool can_answer_early_locked(const Letter& l) const {
-    if (!early_replies_ || !published_ || l.values.size() != published_->size()) return false;
+    if (!early_replies_ || !published_.fits(l.values.size())) return false;
     if (l.head.round > processed_ + kEarlyRoundsAhead * clock_.jump()) return false;
     const View v = view();
     if (v.index_of(self_id()) < 0 || v.size() < 2) return false;
@@ -326,7 +327,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   // `lock` held; returns with it released.
   void answer_early(std::unique_lock<std::mutex>& lock, Letter&& l) {
     const PairKey key{l.from_id, l.head.round};
-    const auto snapshot = published_;
+    const auto snapshot = published_.value();
     LetterHead h = published_head_;
     answered_.insert(key);
     lock.unlock();
@@ -345,29 +346,20 @@ class ElasticGossipStrategy final : public PeerExchange {
     const std::vector<float> delta = pair_delta(*snapshot, h, l);
     add_correction(0, delta, 1.0f);
     lock.lock();
-    add_to_published_locked(delta);
+    published_.add(delta);
     ++applied_;
     ++answered_early_;
     lock.unlock();
   }
 
-  // The snapshot early replies send: this peer's parameters at its latest exchange point plus
-  // every exchange applied to it since (its own merges, late answers, early answers), so an
-  // answer never pulls this peer back towards a value an earlier exchange has moved it from.
-  // Local steps since are not in it (at most tau of them). Caller holds mutex_.
+  // At an exchange point: the snapshot early replies send from now on. Caller holds mutex_.
   void publish_locked(std::uint64_t round, std::span<const float> params) {
     if (!early_replies_) return;
-    published_ = std::make_shared<const std::vector<float>>(params.begin(), params.end());
+    published_.set(params);
     published_head_ = head(kElasticReply, round);
     // Early answers for rounds passed without meeting that partner (the view changed).
     for (auto it = answered_.begin(); it != answered_.end();)
       it = it->second < round ? answered_.erase(it) : std::next(it);
-  }
-  void add_to_published_locked(std::span<const float> delta) {
-    if (!published_ || published_->size() != delta.size()) return;
-    auto next = std::make_shared<std::vector<float>>(*published_);
-    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += delta[k];
-    published_ = std::move(next);
   }
 
   void on_nack(Letter&& l) {
@@ -399,7 +391,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   std::set<PairKey> active_;     // exchanges started and not yet answered
   std::map<PairKey, Pending> pending_;
   const bool early_replies_ = options().overlap >= 1;
-  std::shared_ptr<const std::vector<float>> published_;  // the latest exchange point's snapshot
+  PublishedSnapshot published_;  // what early replies send
   LetterHead published_head_;
   std::set<PairKey> answered_;  // offers answered before this peer reached their round
   std::uint64_t applied_ = 0, refused_ = 0, late_ = 0, skipped_ = 0, answered_early_ = 0;

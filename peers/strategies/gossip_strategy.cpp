@@ -57,6 +57,7 @@
 #include "chorus/topology.h"
 #include "chorus/topology_metrics.h"
 #include "peers/gossip/peer_exchange.h"
+#include "peers/gossip/published_snapshot.h"
 #include "peers/gossip/strategies.h"
 #include "peers/strategies/strategy_kinds.h"
 
@@ -104,12 +105,11 @@ class GossipStrategy final : public PeerExchange {
     const std::uint64_t round = clock_.next();
     const View v = view();
     const int self = v.index_of(self_id());
-    auto value = std::make_shared<const std::vector<float>>(params.begin(), params.end());
     std::set<PeerId> answered;
     {
       std::lock_guard lock(mutex_);
       processed_ = round;
-      if (early_) published_ = value;
+      if (early_) published_.set(params);
       answered = take_answered_locked(round);
     }
     drop_stale(round);
@@ -140,7 +140,7 @@ class GossipStrategy final : public PeerExchange {
       std::lock_guard lock(mutex_);
       active_.insert(round);
       processed_ = round;
-      if (early_) published_ = std::make_shared<const std::vector<float>>(params.begin(), params.end());
+      if (early_) published_.set(params);
       answered = take_answered_locked(round);
     }
     // Edges answered early are done: their weight stays on this peer's own value.
@@ -183,7 +183,7 @@ class GossipStrategy final : public PeerExchange {
   // rounds without end), and the edge between the sender and this peer goes both ways in
   // that round of this peer's view. Returns the edge's weight (0: no). Caller holds mutex_.
   double early_weight_locked(const Letter& l) const {
-    if (!early_ || !published_ || l.values.size() != published_->size()) return 0;
+    if (!early_ || !published_.fits(l.values.size())) return 0;
     if (l.head.round > processed_ + kEarlyRoundsAhead * clock_.jump()) return 0;
     const View v = view();
     const int self = v.index_of(self_id()), them = v.index_of(l.from_id);
@@ -199,7 +199,7 @@ class GossipStrategy final : public PeerExchange {
   void answer_early(std::unique_lock<std::mutex>& lock, Letter&& l, double weight) {
     const PeerId from = l.from_id;
     const std::uint64_t round = l.head.round;
-    const auto v = published_;
+    const auto v = published_.value();
     answered_.insert({round, from});
     lock.unlock();
     if (!channel().send(l.from, head(kPullValue, round), *v)) {
@@ -215,18 +215,11 @@ class GossipStrategy final : public PeerExchange {
     for (std::size_t k = 0; k < delta.size(); ++k) delta[k] = wf * (l.values[k] - (*v)[k]);
     add_correction(0, delta, 1.0f);
     lock.lock();
-    add_to_published_locked(delta);
+    published_.add(delta);
     ++answered_early_;
     lock.unlock();
   }
 
-  // Caller holds mutex_.
-  void add_to_published_locked(std::span<const float> delta) {
-    if (!published_ || published_->size() != delta.size()) return;
-    auto next = std::make_shared<std::vector<float>>(*published_);
-    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += delta[k];
-    published_ = std::move(next);
-  }
 
   // Drops kept values of rounds before `round` that no averaging will use, and tells their
   // senders (who may be waiting for this peer's value of that round) that none will come.
@@ -298,7 +291,7 @@ class GossipStrategy final : public PeerExchange {
       std::vector<float> delta(s.size());
       for (std::size_t k = 0; k < s.size(); ++k) delta[k] = acc[k] - s[k];
       std::lock_guard lock(mutex_);
-      add_to_published_locked(delta);
+      published_.add(delta);
     }
     s.swap(acc);
     return true;
@@ -408,7 +401,7 @@ class GossipStrategy final : public PeerExchange {
   double inbox_weight_ = 0;     // Σ received w shares
   std::uint64_t late_ = 0, missing_ = 0;
   bool early_ = false;  // early answers (see above)
-  std::shared_ptr<const std::vector<float>> published_;
+  PublishedSnapshot published_;  // what early answers send
   std::set<std::pair<std::uint64_t, PeerId>> answered_;  // (round, neighbour) answered early
   std::uint64_t answered_early_ = 0;
 };
