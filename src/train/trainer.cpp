@@ -8,7 +8,14 @@ namespace chorus {
 
 namespace {
 constexpr int kEvalBatch = 1000;
+
+// The offset at the same fraction of an epoch in a shard of `to` samples (to > 0) as `offset`
+// is in a shard of `from` (0: unknown, the epoch's start).
+std::uint64_t same_fraction(std::uint64_t offset, std::uint64_t from, std::uint64_t to) {
+  const double done = from ? std::min(1.0, static_cast<double>(offset) / static_cast<double>(from)) : 0.0;
+  return std::min<std::uint64_t>(static_cast<std::uint64_t>(done * static_cast<double>(to)), to - 1);
 }
+}  // namespace
 
 float Trainer::default_lr(const std::string& optimizer) {
   if (optimizer == "sgd") return 0.05f;
@@ -71,14 +78,11 @@ double Trainer::progress() const {
 }
 
 void Trainer::reshard(int index, int count) {
-  const std::int64_t epoch = cursor_.epoch();
-  const double done_in_epoch = progress() - static_cast<double>(epoch);  // in [0, 1)
   BatchCursor cursor(shard_indices(train_.size(), config_.seed, index, count), config_.seed);
   if (cursor.shard_size() == 0) throw UserError("this peer's data shard is empty");
   // The same fraction of the epoch on the new shard: a view change late in an epoch does not
   // start the epoch over.
-  const auto offset = static_cast<std::uint64_t>(done_in_epoch * static_cast<double>(cursor.shard_size()));
-  cursor.seek(epoch, std::min<std::uint64_t>(offset, cursor.shard_size() - 1));
+  cursor.seek(cursor_.epoch(), same_fraction(cursor_.offset(), cursor_.shard_size(), cursor.shard_size()));
   cursor_ = std::move(cursor);
   config_.shard_index = index;
   config_.shard_count = count;
@@ -106,8 +110,7 @@ std::uint64_t Trainer::offset_for(const TrainingState& s) const {
   if (s.shard_size == 0 || s.shard_size == n) return s.offset % n;  // the same shard (or unknown)
   // Another shard (a state from another peer, or this one's from before a re-deal): the same
   // fraction of the epoch, as reshard() keeps it.
-  const double done = std::min(1.0, static_cast<double>(s.offset) / static_cast<double>(s.shard_size));
-  return std::min<std::uint64_t>(static_cast<std::uint64_t>(done * static_cast<double>(n)), n - 1);
+  return same_fraction(s.offset, s.shard_size, n);
 }
 
 void Trainer::restore(const TrainingState& s) {
