@@ -108,7 +108,7 @@ std::optional<ReceivedMessage> RingAllreduce::Engine::next(Clock::time_point dea
 }
 
 std::optional<ReceivedMessage> RingAllreduce::Engine::classify(ReceivedMessage m) {
-  if (m.sender_id != 0 && !m.from.empty() && addresses.size() < 4096) addresses.try_emplace(m.sender_id, m.from);
+  if (m.sender_id != 0 && !m.from.empty() && addresses.size() < kMaxAddresses) addresses.try_emplace(m.sender_id, m.from);
   switch (m.type) {
     case ring::kChunk: {
       if (!m.params) return std::nullopt;

@@ -133,6 +133,7 @@ struct RingAllreduce::Engine {
   std::vector<PendingQuery> queries;
 
   std::unordered_map<PeerId, std::string> addresses;  // members' addresses, from views and messages
+  static constexpr std::size_t kMaxAddresses = 4096;   // bound on `addresses` (hostile senders)
 
   std::unordered_set<std::uint64_t> dead;
   std::deque<std::uint64_t> dead_order;

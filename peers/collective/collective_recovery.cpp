@@ -230,7 +230,7 @@ CollectiveOutcome Engine::allreduce(std::span<float> data, const CollectiveReque
     if (std::none_of(view.members.begin(), view.members.end(), [&](const RingMember& m) { return m.id == self; }))
       return end(CollectiveStatus::failed, "this peer is not in the collective's view");
     for (const auto& m : view.members)
-      if (addresses.size() < 4096) addresses.insert_or_assign(m.id, m.address);
+      if (addresses.size() < kMaxAddresses) addresses.insert_or_assign(m.id, m.address);
     const std::uint64_t view_key = ring::attempt_key(req.scope, req.round, view);
     auto tried = next_generation.find(view_key);
     if (tried != next_generation.end()) {
