@@ -27,9 +27,9 @@ RingView group_ring_view(const View& view, const GroupRule& rule, PeerId self, s
   return r;
 }
 
-RingSession::RingSession(PeerServices& services, std::chrono::milliseconds timeout)
+RingSession::RingSession(PeerServices& services, Timing timing, std::chrono::milliseconds timeout)
     : services_(services), ring_(services.transport), rule_(parse_group_rule(services.options.groups)),
-      timeout_(timeout) {}
+      timing_(timing), timeout_(timeout) {}
 
 CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period) {
   const std::int64_t aligned_step = aligned(step);
@@ -50,7 +50,7 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   else req.view = [&membership, this, self] { return group_ring_view(membership.view(), rule_, self); };
 
   req.round = static_cast<std::uint64_t>(aligned_step / period);
-  const std::int64_t offset_before = step_offset_;
+  const std::int64_t offset_before = step_offset_.load();
   CollectiveOutcome out;
   std::uint64_t sent = 0, received = 0;
   for (int skips = 0;; ++skips) {
@@ -66,8 +66,10 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   services_.stats.bytes_sent += sent;
   services_.stats.bytes_recv += received;
-  services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
-  services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
+  if (timing_ == Timing::counted_here) {
+    services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
+    services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
+  }
   // Only rounds that needed something are events: a lasting step offset is not news.
   if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || step_offset_ != offset_before)
     services_.log.event("collective", {{"scope", group},
@@ -76,7 +78,7 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
                                        {"attempts", out.attempts},
                                        {"contributors", out.contributors},
                                        {"from_peer", out.from_peer},
-                                       {"step_offset", step_offset_},
+                                       {"step_offset", step_offset_.load()},
                                        {"seconds", seconds},
                                        {"detail", out.detail}});
   return out;

@@ -12,9 +12,13 @@
 // strategies add to their step (aligned()) before deciding whether and which collective a step
 // runs — so all later boundaries line up, for every scope.
 //
-// Blocking: average() blocks the training thread until the round is done, skipped or failed
-// (bounded by `timeout`; a dead member costs the time membership needs to declare it dead).
-// A failed round leaves the values unchanged and is logged; training goes on. Training thread only.
+// Blocking: average() blocks its caller until the round is done, skipped or failed (bounded by
+// `timeout`; a dead member costs the time membership needs to declare it dead). A failed round
+// leaves the values unchanged and is logged; training goes on.
+// Threading: one thread at a time — the training thread, or the merge thread of an overlapped
+// merge while the training thread leaves the session alone (ParameterAveraging hands it over);
+// aligned() may be read from any thread.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -37,11 +41,17 @@ class RingSession {
   // own (for parameters, beside a global collective of gradients with the same round).
   enum class Scope { global, group, resync };
 
-  explicit RingSession(PeerServices& services, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // Who accounts the time of a collective in CommStats: the session (its caller waits on it:
+  // comm_s and idle_s), or the caller (an OverlappedMerge running it on its merge thread adds
+  // comm_s, and idle_s only for the time the trainer waits).
+  enum class Timing { counted_here, counted_by_caller };
+
+  explicit RingSession(PeerServices& services, Timing timing = Timing::counted_here,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   // This peer's step as the swarm counts it (the local step plus the offset learned from
   // skipped rounds).
-  std::int64_t aligned(std::int64_t step) const { return step + step_offset_; }
+  std::int64_t aligned(std::int64_t step) const { return step + step_offset_.load(); }
   // Averages `data` over the scope's members for the collective of `step`, whose aligned
   // step must be a multiple of `period`: round aligned(step) / period.
   CollectiveOutcome average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period);
@@ -53,8 +63,9 @@ class RingSession {
   PeerServices& services_;
   RingAllreduce ring_;
   GroupRule rule_;
+  Timing timing_;
   std::chrono::milliseconds timeout_;
-  std::int64_t step_offset_ = 0;  // the others' step minus ours
+  std::atomic<std::int64_t> step_offset_{0};  // the others' step minus ours
 };
 
 }  // namespace chorus

@@ -7,6 +7,7 @@
 // once too: a peer that joined with slightly older parameters (state transfer) or none
 // converges with the others instead of drifting beside them. Every member of the round sees
 // the same member set, so all of them make that extra collective or none.
+#include "chorus/error.h"
 #include "peers/collective/ring_session.h"
 #include "peers/host_grads.h"
 #include "peers/strategies/strategy_kinds.h"
@@ -16,7 +17,11 @@ namespace {
 
 class AllreduceStrategy final : public Strategy {
  public:
-  explicit AllreduceStrategy(PeerServices& s) : services_(s), session_(s), grads_(s.model) {}
+  explicit AllreduceStrategy(PeerServices& s) : services_(s), session_(s), grads_(s.model) {
+    if (s.options.overlap >= 0)
+      throw UserError("allreduce averages the gradients inside every step, so --overlap has nothing to overlap; "
+                      "use kavg --k 1 --overlap S to average parameters beside training");
+  }
   std::string name() const override { return "allreduce"; }
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
 

@@ -2,36 +2,30 @@
 // parameters are averaged over all members by the ring all-reduce: x_i ← (1/n) Σ x_j.
 // K = 1 is parameter-averaging SGD. The round of (aligned) step s, a multiple of K, is s / K; between
 // averagings the member keeps answering the others (a member that lost a round asks).
+// With --overlap S the average runs on a merge thread while training goes on (parameter_averaging.h).
 #include <fmt/format.h>
 
 #include "chorus/error.h"
-#include "peers/collective/ring_session.h"
+#include "peers/strategies/parameter_averaging.h"
 #include "peers/strategies/strategy_kinds.h"
 
 namespace chorus {
 namespace {
 
-class KavgStrategy final : public Strategy {
+class KavgStrategy final : public ParameterAveraging {
  public:
-  explicit KavgStrategy(PeerServices& s) : services_(s), session_(s), k_(s.options.k) {
+  explicit KavgStrategy(PeerServices& s) : ParameterAveraging(s), k_(s.options.k) {
     if (k_ < 1) throw UserError(fmt::format("kavg: k must be at least 1 (got {})", k_));
   }
   std::string name() const override { return "kavg"; }
-  void finish() override { session_.serve(std::chrono::milliseconds(200)); }
 
-  void after_update(std::int64_t step) override {
-    if (session_.aligned(step) % k_ != 0) {
-      session_.serve();
-      return;
-    }
-    const std::span<float> x = services_.params.pull();
-    const CollectiveOutcome out = session_.average(x, RingSession::Scope::global, step, k_);
-    if (out.status == CollectiveStatus::done) services_.params.push();
+ protected:
+  bool boundary(std::int64_t aligned_step) const override { return aligned_step % k_ == 0; }
+  bool average(std::span<float> x, std::int64_t step) override {
+    return session().average(x, RingSession::Scope::global, step, k_).status == CollectiveStatus::done;
   }
 
  private:
-  PeerServices& services_;
-  RingSession session_;
   int k_;
 };
 

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <barrier>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <thread>
 
 #include "chorus/backend.h"
@@ -72,6 +74,12 @@ class Swarm {
 
   std::size_t size() const { return peers_.size(); }
   Peer& peer(std::size_t i) { return *peers_[i]; }
+  // Every member's parameters now (after train(), i.e. after finish() applied any merge).
+  std::vector<std::vector<float>> params() const {
+    std::vector<std::vector<float>> out;
+    for (const auto& p : peers_) out.push_back(p->model->get_params());
+    return out;
+  }
 
  private:
   std::shared_ptr<InprocHub> hub_;
@@ -165,6 +173,75 @@ TEST_CASE("hier: a member whose step count differs joins the others' rounds, gro
   CHECK(shared >= 6);  // 16 steps at K1 = 2: at least 6 collectives after the first alignment
 }
 
+// The two parameter-averaging strategies with the options each test gives them.
+StrategyOptions averaging_options(const std::string& name, int overlap) {
+  StrategyOptions o;
+  o.name = name;
+  o.k = 3;
+  o.k1 = 2;
+  o.k2 = 4;
+  o.groups = "size:2";
+  o.overlap = overlap;
+  return o;
+}
+
+TEST_CASE("kavg and hier with --overlap 0 give the synchronous parameters bit for bit") {
+  for (const char* name : {"kavg", "hier"}) {
+    SUBCASE(name) {
+      std::vector<std::vector<std::vector<std::vector<float>>>> runs;
+      for (int overlap : {-1, 0}) {
+        // The same tag gives the same member ids, so the same ring order and the same rounding.
+        Swarm swarm(4, averaging_options(name, overlap), std::string("s0-") + name);
+        runs.push_back(swarm.train(9, [](std::int64_t) { return true; }));
+      }
+      for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t s = 0; s < 9; ++s) {
+          CAPTURE(i);
+          CAPTURE(s);
+          REQUIRE(runs[0][i][s].size() == runs[1][i][s].size());
+          CHECK(std::memcmp(runs[0][i][s].data(), runs[1][i][s].data(), runs[0][i][s].size() * sizeof(float)) == 0);
+        }
+    }
+  }
+}
+
+TEST_CASE("kavg and hier with --overlap 2 average beside training and keep every local step") {
+  // 8 steps end on a global boundary of both (kavg: K = 4 here; hier: K2 = 4). The merges run
+  // on the merge thread, the steps taken meanwhile are added back (x ← x̄ + (x − s)), and
+  // finish() applies the last one: every member then holds the same parameters, and since the
+  // gradients here do not depend on the parameters, those are the synchronous run's up to
+  // rounding (the steps are added in another order).
+  for (const char* name : {"kavg", "hier"}) {
+    SUBCASE(name) {
+      std::vector<std::vector<std::vector<float>>> finals;
+      for (int overlap : {-1, 2}) {
+        StrategyOptions o = averaging_options(name, overlap);
+        o.k = 4;
+        Swarm swarm(4, o, std::string("s2-") + name);
+        swarm.train(8, [](std::int64_t) { return false; });
+        finals.push_back(swarm.params());
+        if (overlap >= 0) {
+          CHECK(swarm.peer(0).stats.bytes_sent > 0);
+          CHECK(swarm.peer(0).stats.comm_s.load() > 0);
+        }
+      }
+      const auto& sync = finals[0];
+      const auto& overlapped = finals[1];
+      for (std::size_t i = 1; i < 4; ++i) CHECK(overlapped[i] == overlapped[0]);
+      double far = 0, scale = 0;
+      for (std::size_t k = 0; k < sync[0].size(); ++k) {
+        far = std::max(far, double(std::abs(sync[0][k] - overlapped[0][k])));
+        scale = std::max(scale, double(std::abs(sync[0][k])));
+      }
+      CHECK(far <= 1e-6 * std::max(1.0, scale));
+      // And the local steps were not lost: the parameters moved from the start.
+      auto backend = make_backend("cpu");
+      const auto start = Model::create("mlp", *backend, 4, 1234)->get_params();
+      CHECK(start != overlapped[0]);
+    }
+  }
+}
+
 TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
   auto hub = std::make_shared<InprocHub>();
   TransportConfig c;
@@ -185,5 +262,9 @@ TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
   CHECK_THROWS_AS(make_strategy(services), UserError);
   services.options.name = "kavg";
   services.options.k = 0;
+  CHECK_THROWS_AS(make_strategy(services), UserError);
+  // allreduce averages gradients inside the step: nothing for --overlap to overlap.
+  services.options.name = "allreduce";
+  services.options.overlap = 1;
   CHECK_THROWS_AS(make_strategy(services), UserError);
 }
