@@ -38,7 +38,8 @@ void add_strategy_options(CLI::App& app, StrategyOptions& s) {
   app.add_option("--lambda-global", s.lambda_global, "lsgd with groups: pull towards the global leader")
       ->capture_default_str();
   app.add_option("--overlap", s.overlap,
-                 "Overlap merges with S local steps of training (-1: synchronous)")
+                 "Overlap parameter merges with up to S local steps of training (-1: synchronous; every "
+                 "strategy that averages parameters, not allreduce)")
       ->capture_default_str();
   app.add_flag("--dynamic-weights", s.dynamic_weights,
                "Weight each peer's contribution by how current it is");
