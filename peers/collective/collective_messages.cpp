@@ -110,6 +110,10 @@ std::vector<std::byte> encode(const Answer& m) {
   return w.take();
 }
 
+std::vector<std::byte> encode_greeting() { return Writer(kLayout).take(); }
+
+bool decode_greeting(std::span<const std::byte> bytes) { return Reader(bytes).finished(); }
+
 std::optional<Hello> decode_hello(std::span<const std::byte> bytes) {
   Reader r(bytes);
   Hello m;

@@ -31,6 +31,20 @@ RingSession::RingSession(PeerServices& services, Timing timing, std::chrono::mil
     : services_(services), ring_(services.transport), rule_(parse_group_rule(services.options.groups)),
       timing_(timing), timeout_(timeout) {}
 
+bool RingSession::wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
+  ring_.greet(ring_view(view).members);
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    bool all = true;
+    for (const auto& m : view.members)
+      if (m.id != services_.transport.id() && services_.membership.is_member(m.id) && !ring_.greeted_by(m.id))
+        all = false;
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    ring_.serve(std::chrono::milliseconds(1));
+  }
+}
+
 CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period) {
   const std::int64_t aligned_step = aligned(step);
   CHORUS_CHECK(period >= 1 && aligned_step >= 0 && aligned_step % period == 0,

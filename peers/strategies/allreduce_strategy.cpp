@@ -24,6 +24,9 @@ class AllreduceStrategy final : public Strategy {
   }
   std::string name() const override { return "allreduce"; }
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
+  bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override {
+    return session_.wait_until_ready(view, timeout);
+  }
 
   void before_update(std::int64_t step) override {
     const std::span<float> g = grads_.pull();

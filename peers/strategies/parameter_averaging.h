@@ -27,6 +27,9 @@ class ParameterAveraging : public Strategy {
  public:
   void after_update(std::int64_t step) final;
   void finish() final;
+  bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) final {
+    return session_.wait_until_ready(view, timeout);
+  }
 
  protected:
   explicit ParameterAveraging(PeerServices& services);

@@ -252,6 +252,41 @@ TEST_CASE("kavg and hier with --overlap 2 average beside training and keep every
   }
 }
 
+TEST_CASE("ring strategies started together wait for each other before the first step") {
+  // Without the wait the first member to start would take steps while the others are still
+  // fetching state, so their step counts (and rounds) would differ from the first collective on.
+  for (const char* name : {"allreduce", "kavg", "hier"}) {
+    SUBCASE(name) {
+      auto hub = std::make_shared<InprocHub>();
+      std::vector<std::unique_ptr<Peer>> peers;
+      for (int i = 0; i < 3; ++i) peers.push_back(std::make_unique<Peer>());
+      REQUIRE(chorus_test::start_inproc_members(hub, peers, std::string("ready-") + name, 0));
+      StrategyOptions o;
+      o.name = name;
+      for (auto& p : peers) {
+        p->backend = make_backend("cpu");
+        p->model = Model::create("mlp", *p->backend, 4, 1234);
+      }
+      peers[0]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+      peers[1]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+      const View view = peers[0]->membership->view();
+      // Member 2 has no strategy yet: not ready, and the wait ends at its timeout.
+      const auto t0 = std::chrono::steady_clock::now();
+      CHECK_FALSE(peers[0]->strategy->wait_until_ready(view, 200ms));
+      CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+      peers[2]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+      // Each waits on its own thread, as each peer's runtime does; all three see the others.
+      std::vector<int> ready(3, 0);
+      std::vector<std::thread> threads;
+      for (int i = 0; i < 3; ++i)
+        threads.emplace_back([&, i] { ready[i] = peers[i]->strategy->wait_until_ready(view, 5s); });
+      for (auto& t : threads) t.join();
+      CHECK(ready == std::vector<int>{1, 1, 1});
+      for (auto& p : peers) p->membership->stop();
+    }
+  }
+}
+
 TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
   auto hub = std::make_shared<InprocHub>();
   TransportConfig c;
