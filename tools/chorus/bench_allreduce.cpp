@@ -15,6 +15,7 @@
 // The chorus processes keep their receive buffers on the heap as every ZeroMQ transport does
 // (src/transport/receive_heap.h).
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -468,6 +470,50 @@ std::vector<Measurement> run_mpi(const Options& o, const std::string& bin, int n
 
 // --- report -------------------------------------------------------------------------------------
 
+// The performance targets chorus is held to, checked on this run's figures: chorus with security
+// off at least 1.25x the better of Gloo's best ring and MPI from 4 MiB up, no slower than MPI
+// at 1 MiB (and below), and encrypted at least 70% of its own figure without.
+void report_targets(const std::vector<Measurement>& all) {
+  const auto seconds = [&](const std::string& impl_prefix, int peers, std::uint64_t bytes, bool secure) {
+    double best = 0;
+    for (const auto& m : all)
+      if (m.impl.starts_with(impl_prefix) && m.peers == peers && m.bytes == bytes && m.secure == secure && m.ok &&
+          !m.times.empty()) {
+        const double t = median(m.times);
+        if (best == 0 || t < best) best = t;
+      }
+    return best;  // 0: not measured
+  };
+  const auto verdict = [](bool met) { return met ? "met" : "NOT met"; };
+  std::vector<std::string> lines;
+  std::set<std::pair<int, std::uint64_t>> rows;
+  for (const auto& m : all)
+    if (m.impl == "chorus") rows.insert({m.peers, m.bytes});
+  for (const auto& [peers, bytes] : rows) {
+    const double off = seconds("chorus", peers, bytes, false), on = seconds("chorus", peers, bytes, true);
+    const double gloo = seconds("gloo-", peers, bytes, false), mpi = seconds("mpi", peers, bytes, false);
+    std::vector<std::string> parts;
+    if (off > 0 && (gloo > 0 || mpi > 0)) {
+      if (bytes <= (std::uint64_t{1} << 20)) {
+        if (mpi > 0)
+          parts.push_back(fmt::format("{:.2f}x MPI's bandwidth (target: at least 1x) {}", mpi / off, verdict(off <= mpi)));
+      } else {
+        const double other = gloo > 0 && mpi > 0 ? std::min(gloo, mpi) : std::max(gloo, mpi);
+        parts.push_back(fmt::format("{:.2f}x the better of Gloo and MPI (target: at least 1.25x) {}", other / off,
+                                    verdict(other / off >= 1.25)));
+      }
+    }
+    if (off > 0 && on > 0)
+      parts.push_back(
+          fmt::format("encrypted {:.0f}% of off (target: at least 70%) {}", 100 * off / on, verdict(off / on >= 0.7)));
+    if (!parts.empty())
+      lines.push_back(fmt::format("N = {} {:>7}: {}", peers, size_name(bytes), fmt::join(parts, "; ")));
+  }
+  if (lines.empty()) return;
+  fmt::print("\ntargets (bandwidth ratios of this run):\n");
+  for (const auto& l : lines) fmt::print("  {}\n", l);
+}
+
 void report(const Options& o, const std::vector<Measurement>& all, const std::vector<std::string>& notes) {
   for (const auto& m : all)
     if (!m.ok) std::fprintf(stderr, "bench allreduce: %s at %d peers, %s: WRONG RESULT\n", m.impl.c_str(), m.peers,
@@ -498,6 +544,7 @@ void report(const Options& o, const std::vector<Measurement>& all, const std::ve
     fmt::print("{:<22} {:>6} {:>8} {:>10.3f} {:>11.3f} {:>11.3f}{}\n", m.impl, m.secure ? "on" : "off",
                size_name(m.bytes), t * 1e3, algbw, algbw * 2.0 * (m.peers - 1) / m.peers, m.ok ? "" : "  WRONG RESULT");
   }
+  report_targets(all);
 }
 
 int run(const Options& o) {
