@@ -128,6 +128,12 @@ TEST_CASE("collective messages round-trip and refuse malformed bytes") {
   CHECK(decode_answer(ab)->answerer_round == 99);
   ab[17] = std::byte{0};  // kind 0 does not exist
   CHECK_FALSE(decode_answer(ab));
+  auto gb = encode_greeting();
+  CHECK(decode_greeting(gb));
+  gb.push_back(std::byte{0});  // a greeting has no fields
+  CHECK_FALSE(decode_greeting(gb));
+  CHECK_FALSE(decode_greeting({}));
+  CHECK_FALSE(decode_greeting(std::vector<std::byte>{std::byte{9}}));  // another layout version
   CHECK(weight_from_bits(weight_bits(2.5)) == 2.5);
   RingView v1{1, {{1, "a"}, {2, "b"}}}, v2{2, {{1, "a"}, {2, "b"}}};
   CHECK(attempt_key(1, 1, v1) != attempt_key(1, 1, v2));
