@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "chorus/dynamic_weights.h"
 #include "chorus/hash_order.h"
 
 namespace chorus {
@@ -45,7 +46,23 @@ bool RingSession::wait_until_ready(const View& view, std::chrono::milliseconds t
   }
 }
 
-CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period) {
+void RingSession::saw_step(std::int64_t step) {
+  std::int64_t unset = -1;
+  first_step_.compare_exchange_strong(unset, step);
+  last_step_ = step;
+}
+
+double RingSession::contribution_weight() const {
+  if (!services_.options.dynamic_weights) return 1.0;
+  const std::int64_t first = first_step_.load(), last = last_step_.load();
+  Contribution c;
+  c.step = -behind_;  // against a newest step of 0
+  c.since_start = first < 0 ? 0 : last - first + 1;
+  return currency(c, 0);
+}
+
+CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period,
+                                       Values values) {
   const std::int64_t aligned_step = aligned(step);
   CHORUS_CHECK(period >= 1 && aligned_step >= 0 && aligned_step % period == 0,
                "a collective runs at a multiple of its period");
@@ -64,6 +81,7 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   else req.view = [&membership, this, self] { return group_ring_view(membership.view(), rule_, self); };
 
   req.round = static_cast<std::uint64_t>(aligned_step / period);
+  req.weight = contribution_weight();
   const std::int64_t offset_before = step_offset_.load();
   CollectiveOutcome out;
   std::uint64_t sent = 0, received = 0;
@@ -74,9 +92,13 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
     if (out.status != CollectiveStatus::skipped || skips >= 8) break;
     // The others are at a later round: take part in theirs, with these values, and count
     // steps as they do from now on.
-    step_offset_ += (static_cast<std::int64_t>(out.round) - static_cast<std::int64_t>(req.round)) * period;
+    const std::int64_t skipped = (static_cast<std::int64_t>(out.round) - static_cast<std::int64_t>(req.round)) * period;
+    step_offset_ += skipped;
+    behind_ += skipped;  // these values are that many steps older than the others'
     req.round = out.round;
+    req.weight = contribution_weight();
   }
+  if (out.status == CollectiveStatus::done && values == Values::parameters) behind_ = 0;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   services_.stats.bytes_sent += sent;
   services_.stats.bytes_recv += received;

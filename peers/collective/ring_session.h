@@ -15,6 +15,13 @@
 // Blocking: average() blocks its caller until the round is done, skipped or failed (bounded by
 // `timeout`; a dead member costs the time membership needs to declare it dead). A failed round
 // leaves the values unchanged and is logged; training goes on.
+// Dynamic weights (--dynamic-weights): this member contributes with the weight
+// currency(behind, since_start) of dynamic_weights.h, the average being Σ w_i x_i / Σ w_i over
+// the members. `behind` is how many steps the member's values were behind the others' when it
+// last learned their round (skipped rounds: it resumed from an old checkpoint, or was away),
+// until its parameters have been averaged once; `since_start` its local steps since this
+// process started (saw_step). So a member returning with stale parameters barely moves the
+// others and is pulled to them; at a swarm's start every member weighs the same.
 // Threading: one thread at a time — the training thread, or the merge thread of an overlapped
 // merge while the training thread leaves the session alone (ParameterAveraging hands it over);
 // aligned() may be read from any thread.
@@ -54,7 +61,13 @@ class RingSession {
   std::int64_t aligned(std::int64_t step) const { return step + step_offset_.load(); }
   // Averages `data` over the scope's members for the collective of `step`, whose aligned
   // step must be a multiple of `period`: round aligned(step) / period.
-  CollectiveOutcome average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period);
+  // `values` says whether `data` holds parameters (a done round makes them current: no longer
+  // behind) or gradients.
+  enum class Values { parameters, gradients };
+  CollectiveOutcome average(std::span<float> data, Scope scope, std::int64_t step, std::int64_t period,
+                            Values values = Values::parameters);
+  // Notes that this member is at local step `step` (any thread; once per step is enough).
+  void saw_step(std::int64_t step);
   // Answers other members between collectives (every step), or for `for_at_least` when
   // leaving (a member that lost the last round may still ask for its result).
   void serve(std::chrono::milliseconds for_at_least = std::chrono::milliseconds(0)) { ring_.serve(for_at_least); }
@@ -70,6 +83,11 @@ class RingSession {
   Timing timing_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::int64_t> step_offset_{0};  // the others' step minus ours
+  // This member's weight in the next collective (1 without --dynamic-weights).
+  double contribution_weight() const;
+  std::int64_t behind_ = 0;                   // steps skipped since the parameters were last averaged
+  std::atomic<std::int64_t> first_step_{-1};  // the first local step seen (saw_step)
+  std::atomic<std::int64_t> last_step_{-1};   // the latest
 };
 
 }  // namespace chorus

@@ -29,8 +29,10 @@ class AllreduceStrategy final : public Strategy {
   }
 
   void before_update(std::int64_t step) override {
+    session_.saw_step(step);
     const std::span<float> g = grads_.pull();
-    const CollectiveOutcome out = session_.average(g, RingSession::Scope::global, step, 1);
+    const CollectiveOutcome out =
+        session_.average(g, RingSession::Scope::global, step, 1, RingSession::Values::gradients);
     if (out.status != CollectiveStatus::done) return;  // the local gradient, unchanged
     grads_.push();
     if (out.member_set == member_set_) return;

@@ -11,6 +11,7 @@ ParameterAveraging::ParameterAveraging(PeerServices& services)
       merge_(services.options.overlap, services.stats) {}
 
 void ParameterAveraging::after_update(std::int64_t step) {
+  session_.saw_step(step);
   if (merge_.synchronous()) {
     if (!boundary(session_.aligned(step))) {
       session_.serve();

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "chorus/backend.h"
+#include "chorus/dynamic_weights.h"
 #include "chorus/groups.h"
 #include "chorus/inproc_transport.h"
 #include "chorus/membership.h"
@@ -249,6 +250,40 @@ TEST_CASE("kavg and hier with --overlap 2 average beside training and keep every
       }
       CHECK(far <= 1e-6 * std::max(1.0, scale));
     }
+  }
+}
+
+TEST_CASE("kavg with --dynamic-weights: a member whose parameters are 200 steps old barely moves the others") {
+  // Member 2 counts from step 1, the others from 201 (it resumed from an old checkpoint). At
+  // the first boundary it learns their round, and its values then weigh currency(200 steps
+  // behind) against theirs (all three have taken 2 steps since starting). Without dynamic
+  // weights all three weigh the same.
+  const auto gradient = [](std::size_t i, std::size_t, std::int64_t) { return 1e-4f * static_cast<float>(i + 1); };
+  for (bool dynamic : {false, true}) {
+    CAPTURE(dynamic);
+    StrategyOptions o;
+    o.name = "kavg";
+    o.k = 2;
+    o.dynamic_weights = dynamic;
+    Swarm swarm(3, o, dynamic ? "dw-on" : "dw-off");
+    const auto snaps = swarm.train(2, [](std::int64_t) { return true; }, {201, 201, 1}, gradient);
+    auto backend = make_backend("cpu");
+    const auto start = Model::create("mlp", *backend, 4, 1234)->get_params();
+    // Each member took two steps of -0.1 g_i before the average.
+    const double stale = currency({-200, 2, 0}, 0) / currency({0, 2, 0}, 0);
+    const double w[3] = {1, 1, stale};
+    const double weighted = (w[0] * 1e-4 + w[1] * 2e-4 + w[2] * 3e-4) / (w[0] + w[1] + w[2]);
+    const double plain = 2e-4;
+    const double expected_g = dynamic ? weighted : plain, other_g = dynamic ? plain : weighted;
+    double err = 0, err_other = 0;
+    for (std::size_t i = 0; i < 3; ++i)
+      for (std::size_t k = 0; k < start.size(); ++k) {
+        err = std::max(err, std::abs(snaps[i][1][k] - (start[k] - 0.2 * expected_g)));
+        err_other = std::max(err_other, std::abs(snaps[i][1][k] - (start[k] - 0.2 * other_g)));
+      }
+    CHECK(stale < 0.1);
+    CHECK(err < 1e-6);         // the average each member holds after the boundary
+    CHECK(err_other > 5e-6);   // and not the other one (they differ by 0.2 * 0.45e-4 = 9e-6)
   }
 }
 
