@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <ctime>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,13 @@ void install_signal_handlers() {
 bool stop_requested() { return g_signals.load() > 0; }
 
 std::string hex_id(PeerId id) { return fmt::format("{:016x}", id); }
+
+// CPU time the calling thread has used, in seconds.
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 nlohmann::json describe(const View& view) {
   nlohmann::json members = nlohmann::json::array();
@@ -308,21 +316,24 @@ int PeerRun::run() {
       state_server.publish(trainer_->capture());
 
     const auto t0 = Clock::now();
+    const double cpu0 = thread_cpu_seconds();
     const std::int64_t next = trainer_->steps_done() + 1;
-    Clock::duration exchange{};  // time inside the strategy: not computation
+    double exchange_cpu = 0;  // CPU time inside the strategy: not computation
     const StepResult r = trainer_->step([&] {
-      const auto e0 = Clock::now();
+      const double e0 = thread_cpu_seconds();
       strategy_->before_update(next);
-      exchange += Clock::now() - e0;
+      exchange_cpu += thread_cpu_seconds() - e0;
     });
-    const auto e0 = Clock::now();
+    const double e0 = thread_cpu_seconds();
     strategy_->after_update(trainer_->steps_done());
-    exchange += Clock::now() - e0;
+    exchange_cpu += thread_cpu_seconds() - e0;
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
     if (config_.slowdown > 1.0) {
       // An emulated slower machine computes slower; its network waits are not stretched (that
-      // would feed every wait for a slow member back into it).
-      const double compute = std::max(0.0, dt - std::chrono::duration<double>(exchange).count());
+      // would feed every wait for a slow member back into it), and neither is time it did not
+      // run at all (waiting for a core, or stopped by SIGSTOP: a 4 s stop stretched 20 times
+      // kept a peer away for 76 s): the computation is the training thread's CPU time.
+      const double compute = std::max(0.0, thread_cpu_seconds() - cpu0 - exchange_cpu);
       std::this_thread::sleep_for(std::chrono::duration<double>(compute * (config_.slowdown - 1.0)));
       dt += compute * (config_.slowdown - 1.0);
     }
