@@ -92,7 +92,8 @@ const bool registered = register_command(
        app.add_option("--min-peers-wait", c.min_peers_wait_s, "Longest wait for --min-peers, seconds")
            ->capture_default_str();
        app.add_option("--max-steps", c.max_steps, "Stop after this many steps (0: no limit)");
-       app.add_option("--slowdown", c.slowdown, "Make each step compute FACTOR times as long, as a slower machine would (fault injection; waits on the network are not stretched)");
+       app.add_option("--slowdown", c.slowdown, "Make each step's computation take FACTOR times its CPU time, as a slower machine would (fault "
+                      "injection; waits on the network, and time the process did not run, are not stretched)");
        app.add_option("--trainer-nice", c.trainer_nice,
                       "Run the training thread at this nice value (0-19; 0: unchanged) so that communication "
                       "threads preempt it: use it when peers share cores with each other (chorus swarm "
