@@ -2,11 +2,14 @@
 // averaged over all members by the ring all-reduce, so every member applies the same
 // averaged gradient: g = (1/n) Σ g_i; x ← x − η g. The round of step s is s.
 //
-// The same gradient keeps identical parameters identical, so whenever the set of members
-// behind the average changes (the first step, a join, a death) the parameters are averaged
-// once too: a peer that joined with slightly older parameters (state transfer) or none
-// converges with the others instead of drifting beside them. Every member of the round sees
-// the same member set, so all of them make that extra collective or none.
+// The same gradient keeps identical parameters identical, so the parameters are averaged too,
+// at the first step and every kResyncEvery steps after it (by the swarm's step count): a peer
+// that joined with slightly older parameters (state transfer), or came back from its own older
+// checkpoint, converges with the others within that many steps instead of drifting beside
+// them. The rounds are a function of the step alone, so every member makes the same extra
+// collectives. (Deciding by "the member set changed since my last round" was not: a peer
+// restarted before the others noticed its death saw a change they did not, and waited alone
+// in a parameter average until the collective timeout, the others waiting for it meanwhile.)
 #include "chorus/error.h"
 #include "peers/collective/ring_session.h"
 #include "peers/host_grads.h"
@@ -14,6 +17,8 @@
 
 namespace chorus {
 namespace {
+
+constexpr std::int64_t kResyncEvery = 100;  // steps between parameter averages
 
 class AllreduceStrategy final : public Strategy {
  public:
@@ -33,13 +38,10 @@ class AllreduceStrategy final : public Strategy {
     const std::span<float> g = grads_.pull();
     const CollectiveOutcome out =
         session_.average(g, RingSession::Scope::global, step, 1, RingSession::Values::gradients);
-    if (out.status != CollectiveStatus::done) return;  // the local gradient, unchanged
-    grads_.push();
-    if (out.member_set == member_set_) return;
-    member_set_ = out.member_set;
+    if (out.status == CollectiveStatus::done) grads_.push();  // else the local gradient, unchanged
+    if (session_.aligned(step) % kResyncEvery != 1) return;
     const std::span<float> x = services_.params.pull();
-    if (session_.average(x, RingSession::Scope::resync, step, 1).status ==
-        CollectiveStatus::done)
+    if (session_.average(x, RingSession::Scope::resync, step, 1).status == CollectiveStatus::done)
       services_.params.push();
   }
   void after_update(std::int64_t) override {}
@@ -48,7 +50,6 @@ class AllreduceStrategy final : public Strategy {
   PeerServices& services_;
   RingSession session_;
   HostGrads grads_;
-  std::uint64_t member_set_ = 0;  // whose gradients the last average combined
 };
 
 }  // namespace

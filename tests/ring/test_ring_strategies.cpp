@@ -120,6 +120,28 @@ TEST_CASE("allreduce: every member applies the same averaged gradient") {
   CHECK(swarm.peer(0).stats.bytes_sent > 0);
 }
 
+TEST_CASE("allreduce: a member restarted from an older checkpoint, still a member, is brought back in line") {
+  // Member 2's strategy is built anew (its process restarted under the same id before the
+  // others noticed) with the parameters it had 20 steps ago. The parameter averages run at
+  // fixed steps of the swarm's count (the first, then every 100), so all members make them:
+  // nobody waits alone in one, and from step 101 on every member holds the same parameters.
+  StrategyOptions o;
+  o.name = "allreduce";
+  Swarm swarm(3, o, "allreduce-restart");
+  const auto before = swarm.train(30, [](std::int64_t step) { return step == 10; });
+  const std::vector<float> old_params = before[2][0];
+  Peer& restarted = swarm.peer(2);
+  restarted.strategy.reset();
+  restarted.model->set_params(old_params);
+  restarted.start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+  const auto t0 = std::chrono::steady_clock::now();
+  swarm.train(90, [](std::int64_t) { return false; }, {31, 31, 11});
+  CHECK(std::chrono::steady_clock::now() - t0 < 20s);  // no lone parameter average (60 s timeout)
+  const auto params = swarm.params();
+  CHECK(params[0] == params[1]);
+  CHECK(params[2] == params[0]);
+}
+
 TEST_CASE("kavg: parameters agree every K steps and drift in between") {
   StrategyOptions o;
   o.name = "kavg";
