@@ -316,19 +316,22 @@ int PeerRun::run() {
       state_server.publish(trainer_->capture());
 
     const auto t0 = Clock::now();
-    const double cpu0 = thread_cpu_seconds();
+    // The training thread's CPU time, read only when a slowdown needs it (a system call each).
+    const bool slowed = config_.slowdown > 1.0;
+    const auto cpu = [slowed] { return slowed ? thread_cpu_seconds() : 0.0; };
+    const double cpu0 = cpu();
     const std::int64_t next = trainer_->steps_done() + 1;
     double exchange_cpu = 0;  // CPU time inside the strategy: not computation
     const StepResult r = trainer_->step([&] {
-      const double e0 = thread_cpu_seconds();
+      const double e0 = cpu();
       strategy_->before_update(next);
-      exchange_cpu += thread_cpu_seconds() - e0;
+      exchange_cpu += cpu() - e0;
     });
-    const double e0 = thread_cpu_seconds();
+    const double e0 = cpu();
     strategy_->after_update(trainer_->steps_done());
-    exchange_cpu += thread_cpu_seconds() - e0;
+    exchange_cpu += cpu() - e0;
     double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (config_.slowdown > 1.0) {
+    if (slowed) {
       // An emulated slower machine computes slower; its network waits are not stretched (that
       // would feed every wait for a slow member back into it), and neither is time it did not
       // run at all (waiting for a core, or stopped by SIGSTOP: a 4 s stop stretched 20 times
