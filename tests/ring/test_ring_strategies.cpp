@@ -289,8 +289,7 @@ TEST_CASE("kavg with --dynamic-weights: a member whose parameters are 200 steps 
     o.dynamic_weights = dynamic;
     Swarm swarm(3, o, dynamic ? "dw-on" : "dw-off");
     const auto snaps = swarm.train(2, [](std::int64_t) { return true; }, {201, 201, 1}, gradient);
-    auto backend = make_backend("cpu");
-    const auto start = Model::create("mlp", *backend, 4, 1234)->get_params();
+    const auto start = Model::create("mlp", *swarm.peer(0).backend, 4, 1234)->get_params();
     // Each member took two steps of -0.1 g_i before the average.
     const double stale = currency({-200, 2, 0}, 0) / currency({0, 2, 0}, 0);
     const double w[3] = {1, 1, stale};
