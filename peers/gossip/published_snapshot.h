@@ -20,11 +20,11 @@ class PublishedSnapshot {
   void set(std::span<const float> params) {
     value_ = std::make_shared<const std::vector<float>>(params.begin(), params.end());
   }
-  // An exchange applied to the peer: value += scale * delta (nothing before the first set()).
-  void add(std::span<const float> delta, float scale = 1.0f) {
+  // An exchange applied to the peer: value += delta (nothing before the first set()).
+  void add(std::span<const float> delta) {
     if (!value_ || value_->size() != delta.size()) return;
     auto next = std::make_shared<std::vector<float>>(*value_);
-    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += scale * delta[k];
+    for (std::size_t k = 0; k < delta.size(); ++k) (*next)[k] += delta[k];
     value_ = std::move(next);
   }
   void reset() { value_.reset(); }

@@ -38,8 +38,8 @@
 // from it. The sum of all parameters is preserved as in a round-matched round, whatever each
 // side does later (even if this peer skips or jumps over that round). Only v lacks this peer's
 // local steps since its last exchange point. Rounds at most kEarlyRoundsAhead round-clock
-// jumps ahead are answered. With --dynamic-weights this peer's half is scaled by the sender's currency (the sum is
-// then not preserved, as with dynamic weights anywhere). S = 0 and synchronous runs keep
+// jumps ahead are answered. With --dynamic-weights this peer's half is scaled by the sender's
+// currency (the sum is then not preserved, as with dynamic weights anywhere). S = 0 and synchronous runs keep
 // round-matched values (S = 0 gives the synchronous result bit for bit); directed graphs too
 // (their edges go one way).
 //
@@ -219,7 +219,6 @@ class GossipStrategy final : public PeerExchange {
     ++answered_early_;
     lock.unlock();
   }
-
 
   // Drops kept values of rounds before `round` that no averaging will use, and tells their
   // senders (who may be waiting for this peer's value of that round) that none will come.

@@ -47,8 +47,8 @@ namespace {
 using namespace gossip;
 
 // A short memory (about two steps): the leader follows who is best now, so leadership moves
-// between the peers (and their shards) more often. Against β = 0.9, 4 peers, mlp, 5 epochs:
-// +0.2 to +0.4 points at τ 1 and at τ 4; β = 0.98 lost 0.4-0.5 points (docs/gossip.md).
+// between the peers (and their shards) more often. Against β = 0.9, 4 peers, mlp, 5 epochs,
+// means of three runs: +0.3 points at τ 1, +0.2 at τ 4; β = 0.98 lost about 0.4 (docs/gossip.md).
 constexpr double kLossSmoothing = 0.5;
 // Election rounds whose reports are kept; a peer that jumps ahead reports for as many of the
 // rounds it skipped, so that every election it could have taken part in has its report.

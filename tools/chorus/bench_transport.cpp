@@ -17,7 +17,7 @@
 // nothing in between stays in the CPU caches, and raw ZeroMQ, which does nothing else with the
 // bytes, gains from that far more than the settings that read them (on the 2-core VM, raw 16 MiB
 // transfers ran at 6.6 GB/s back to back and at 3.7-4.4 GB/s after a sweep, while encrypted
-// ones ran at 2.9-3.2 either way). --sweep 0 measures back-to-back sends.
+// ones ran at 2.6-3.5 either way). --sweep 0 measures back-to-back sends.
 #include <fmt/core.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -72,9 +72,6 @@ struct Measurement {
   std::map<int, int> reps;
 };
 
-// Enough repetitions that the median holds still on a busy machine: throughput on loopback
-// swings by 20 % from one transfer to the next with other work about, and a median of 20 moved
-// by as much between runs. About 1.6 GB per mode and size.
 // Writes one byte in every cache line of its own memory: what is in the caches afterwards is
 // this, not the payload.
 class CacheSweep {
@@ -90,6 +87,9 @@ class CacheSweep {
   volatile std::uint8_t sink_ = 0;
 };
 
+// Enough repetitions that the median holds still on a busy machine: throughput on loopback
+// swings by 20 % from one transfer to the next with other work about, and a median of 20 moved
+// by as much between runs. About 1.6 GB per mode and size.
 int reps_for(const Options& o, int mib) {
   if (o.reps > 0) return o.reps;
   return mib <= 1 ? 400 : mib <= 4 ? 200 : mib <= 16 ? 100 : 25;
@@ -347,7 +347,7 @@ int run(const Options& o) {
   CacheSweep sweep(static_cast<std::size_t>(o.sweep_mib) << 20);
 
   // Every server starts before this process creates any ZeroMQ context (fork safety); then the
-  // settings take turns, repetition by repetition, so that load from elsewhere on the machine
+  // settings take turns, --block transfers at a time, so that load from elsewhere on the machine
   // falls on all of them alike.
   const std::size_t chunk_bytes = static_cast<std::size_t>(o.chunk_kib) * 1024;
   std::vector<std::pair<pid_t, std::string>> servers;
@@ -470,7 +470,7 @@ int run(const Options& o) {
   for (const auto& r : results)
     if (r.mode == "encrypt" && raw && r.bytes_per_second.count(16) && raw->bytes_per_second.count(16)) {
       const double share = r.bytes_per_second.at(16) / raw->bytes_per_second.at(16);
-      fmt::print("\ntarget: encrypted 16 MiB at least 70% of raw ZeroMQ ({}): {:.0f}%, {}\n",
+      fmt::print("\ntarget: encrypted 16 MiB at least 70% of raw ZeroMQ ({}): {:.1f}%, {}\n",
                  o.sweep_mib ? fmt::format("--sweep {}", o.sweep_mib) : std::string("cache-hot, --sweep 0"),
                  100 * share, share >= 0.7 ? "met" : "NOT met");
     }
