@@ -31,6 +31,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -172,17 +173,29 @@ class LsgdStrategy final : public PeerExchange {
     h.ref = l.head.id;
     h.step = snap->step;
     h.since_start = snap->since_start;
-    channel().send(l.from, h, snap->values);
+    // The fetcher has pulled towards this copy already: say so instead of sending it again.
+    const bool pulled = l.head.a == 1 && l.head.b == services().transport.incarnation() && snap->step <= l.head.step;
+    channel().send(l.from, h, pulled ? std::span<const float>{} : std::span<const float>(snap->values));
   }
 
+  // The leader's newest published copy, or nothing: no answer in time, the leader left, or the
+  // copy is the one this peer pulled towards last time (a leader that has not stepped since —
+  // evaluating, descheduled, stalled — is not pulled towards again: repeated pulls to one
+  // frozen point would draw the whole swarm back onto it).
   std::optional<Letter> fetch(const View& v, PeerId leader) {
     const Member* m = find_member(v, leader);
     if (!m) return std::nullopt;
     LetterHead h = head(kLeaderFetch);
     h.id = channel().next_id();
+    if (const auto it = pulled_.find(leader); it != pulled_.end()) {
+      h.a = 1;
+      h.b = it->second.incarnation;
+      h.step = it->second.step;
+    }
     if (!channel().send(m->address, h, {})) return std::nullopt;
     auto l = mailbox_.wait({kLeaderParams}, leader, h.id, deadline(leader), timings().poll, [&] { return !alive(leader); });
-    if (l && l->values.size() != services().model.size()) return std::nullopt;
+    if (!l || l->values.size() != services().model.size()) return std::nullopt;
+    pulled_[leader] = {l->incarnation, l->head.step};
     return l;
   }
 
@@ -300,6 +313,11 @@ class LsgdStrategy final : public PeerExchange {
   std::shared_ptr<const Snapshot> published_;
   std::uint64_t pulls_ = 0;
   std::optional<PeerId> last_leader_;  // merge thread only
+  struct PulledCopy {
+    std::uint64_t incarnation = 0;
+    std::int64_t step = 0;
+  };
+  std::map<PeerId, PulledCopy> pulled_;  // the copy last pulled towards, per leader (merge thread only)
 };
 
 }  // namespace

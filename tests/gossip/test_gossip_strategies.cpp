@@ -238,6 +238,41 @@ TEST_CASE("LSGD pulls every non-leader towards the leader by exactly lambda, and
   }
 }
 
+TEST_CASE("LSGD pulls towards each copy of the leader once: a stalled leader does not draw the others back") {
+  auto o = options_for("lsgd");
+  o.lambda = 0.2f;
+  o.tau = 1;
+  const std::size_t n = 4;
+  Swarm swarm(n, o);
+  const std::size_t leader = ranked_by_loss(swarm)[0];
+  const std::size_t other = (leader + 1) % n;
+  REQUIRE(settle_ranking(swarm, n));
+  // The leader stops stepping (its channel thread still answers); the other peer steps on,
+  // moving its parameters as training would, and is pulled at most once more.
+  const auto train = [](std::size_t, std::int64_t, std::span<float> x) {
+    for (auto& v : x) v += 0.01f;
+  };
+  int moved_beyond_training = 0;
+  std::vector<float> before;
+  const auto remember = [&](std::size_t, std::int64_t, std::span<float> x) { before.assign(x.begin(), x.end()); };
+  const auto count = [&](std::size_t, std::int64_t, std::span<float> x) {
+    moved_beyond_training += std::memcmp(x.data(), before.data(), x.size() * sizeof(float)) != 0;
+  };
+  for (int s = 0; s < 8; ++s)
+    swarm.step(other, [&](std::size_t i, std::int64_t st, std::span<float> x) { train(i, st, x); remember(i, st, x); }, count);
+  CHECK(moved_beyond_training <= 1);
+  CHECK(swarm.node(other).diagnostics()["leader"].get<PeerId>() == swarm.node(leader).id());
+  // The leader steps once: its new copy is pulled towards, by exactly lambda.
+  swarm.step(leader, {});
+  const std::vector<float> x_leader = swarm.params(leader);
+  bool exact = true;
+  swarm.step(other, remember, [&](std::size_t, std::int64_t, std::span<float> x) {
+    for (std::size_t k = 0; k < x.size(); ++k)
+      if (x[k] != before[k] - o.lambda * (before[k] - x_leader[k])) exact = false;
+  });
+  CHECK(exact);
+}
+
 TEST_CASE("multi-leader LSGD pulls towards the group leader and the global leader") {
   auto o = options_for("lsgd");
   o.groups = "label";  // the harness labels peers "even" and "odd": two groups of two
