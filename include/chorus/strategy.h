@@ -40,10 +40,11 @@ struct StrategyOptions {
   int k = 8;                 // kavg: average every k steps
   int k1 = 4, k2 = 16;       // hier: group average every k1, global every k2
   float alpha = 0.5f;        // elastic-gossip, easgd: elastic moving rate
-  int tau = 4;               // exchange period in steps (elastic, easgd, lsgd)
+  int tau = 0;               // exchange period in steps (elastic, gossip, easgd, lsgd, downpour);
+                             // 0: the strategy's default, set by make_strategy (default_tau)
   float p = 0.0f;            // elastic-gossip: exchange with probability p per step instead
   std::string gossip = "pull";  // gossip: pull | push (push-sum)
-  float lambda = 0.1f;       // lsgd pull strength
+  float lambda = 0.15f;      // lsgd pull strength
   float lambda_local = 0.1f, lambda_global = 0.05f;  // lsgd with groups
   int overlap = -1;          // staleness bound S of overlapped merges (-1: synchronous)
   bool dynamic_weights = false;
@@ -106,7 +107,11 @@ class Strategy {
 };
 
 // Creates a strategy by name; throws UserError for an unknown name (listing the known ones).
+// Fills in services.options.tau when it is 0 (default_tau).
 std::unique_ptr<Strategy> make_strategy(PeerServices& services);
+// The exchange period a strategy uses when --tau is not given: 1 for lsgd (it is accurate only
+// when it elects and pulls every step: docs/gossip.md), 4 for the others.
+int default_tau(const std::string& strategy);
 std::vector<std::string> strategy_names();
 
 }  // namespace chorus

@@ -34,7 +34,10 @@ std::vector<std::string> strategy_names() {
   return names;
 }
 
+int default_tau(const std::string& strategy) { return strategy == "lsgd" ? 1 : 4; }
+
 std::unique_ptr<Strategy> make_strategy(PeerServices& services) {
+  if (services.options.tau == 0) services.options.tau = default_tau(services.options.name);
   for (const auto& [name, factory] : factories())
     if (name == services.options.name) return factory(services);
   throw UserError(fmt::format("unknown strategy '{}' (choose one of: {})", services.options.name,

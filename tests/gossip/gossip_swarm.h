@@ -247,6 +247,7 @@ inline std::vector<std::size_t> ranked_by_loss(Swarm& swarm) {
 inline StrategyOptions options_for(const std::string& name) {
   StrategyOptions o;
   o.name = name;
+  o.tau = default_tau(name);
   return o;
 }
 
