@@ -179,8 +179,9 @@ class LsgdStrategy final : public PeerExchange {
     h.step = snap->step;
     h.since_start = snap->since_start;
     // The fetcher has pulled towards this copy already: say so instead of sending it again.
-    const bool pulled = l.head.a == 1 && l.head.b == services().transport.incarnation() && snap->step <= l.head.step;
-    channel().send(l.from, h, pulled ? std::span<const float>{} : std::span<const float>(snap->values));
+    const bool already_pulled =
+        l.head.a == 1 && l.head.b == services().transport.incarnation() && snap->step <= l.head.step;
+    channel().send(l.from, h, already_pulled ? std::span<const float>{} : std::span<const float>(snap->values));
   }
 
   // The leader's newest published copy, or nothing: no answer in time, the leader left, or the

@@ -29,7 +29,7 @@ void add_strategy_options(CLI::App& app, StrategyOptions& s) {
   app.add_option("--alpha", s.alpha, "elastic-gossip, easgd: moving rate")->capture_default_str();
   app.add_option("--tau", s.tau,
                  "Steps between exchanges (elastic-gossip, gossip, easgd, downpour: default 4; lsgd: "
-                 "default 1, --tau 4 sends a quarter of the bytes for about a point of accuracy)")
+                 "default 1; --tau 4 sends about a third of the bytes, for about 0.4 points of accuracy)")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--p", s.p, "elastic-gossip: exchange with probability P per step instead of every tau");
   app.add_option("--gossip", s.gossip, "gossip: pull or push (push-sum)")->capture_default_str();
