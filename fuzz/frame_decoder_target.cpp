@@ -1,14 +1,14 @@
-#include "frame_decoder_target.h"
+#include "fuzz/frame_decoder_target.h"
 
 #include <zmq.hpp>
 
 #include <algorithm>
 #include <string>
 
-#include "chorus/swarm_key.h"
-#include "crypto/frame_cipher.h"
-#include "transport/frame_opener.h"
-#include "transport/rejection_log.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/frame_opener.h"
+#include "foundations/transport/rejection_log.h"
 
 namespace chorus::fuzz {
 

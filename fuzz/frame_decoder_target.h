@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "chorus/rejection.h"
+#include "foundations/wire/rejection.h"
 
 namespace chorus::fuzz {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "frame_decoder_target.h"
+#include "fuzz/frame_decoder_target.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   (void)chorus::fuzz::open_fuzz_input(data, size);

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "chorus/swarm_key.h"
-#include "chorus/wire.h"
-#include "crypto/frame_cipher.h"
-#include "frame_decoder_target.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/wire/wire.h"
+#include "fuzz/frame_decoder_target.h"
 
 using namespace chorus;
 

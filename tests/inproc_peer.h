@@ -11,11 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/membership.h"
-#include "chorus/model.h"
-#include "chorus/strategy.h"
+#include "foundations/backends/backend.h"
+#include "foundations/models/model.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/exchange/strategy.h"
+#include "peers/membership/membership.h"
 
 namespace chorus_test {
 

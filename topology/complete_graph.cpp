@@ -1,6 +1,6 @@
 // The complete graph: everybody exchanges with everybody.
-#include "chorus/hash_order.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

@@ -1,6 +1,6 @@
 // The one-peer exponential graph: in round r, hash position p sends to p + 2^(r mod τ).
-#include "chorus/hash_order.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

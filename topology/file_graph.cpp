@@ -9,9 +9,9 @@
 #include <sstream>
 #include <utility>
 
-#include "chorus/error.h"
-#include "chorus/hash_order.h"
+#include "foundations/base/error.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

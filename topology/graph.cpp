@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <tuple>
 
-#include "chorus/error.h"
-#include "chorus/hash_order.h"
+#include "foundations/base/error.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus {
 

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 #include "topology/graph_kinds.h"
 
 namespace chorus {

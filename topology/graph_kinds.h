@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/topology.h"
+#include "topology/graph.h"
 
 namespace chorus::topology_detail {
 

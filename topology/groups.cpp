@@ -1,5 +1,5 @@
 // Groups by host, by label, or of a fixed size (see groups.h).
-#include "chorus/groups.h"
+#include "topology/groups.h"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <charconv>
 #include <map>
 
-#include "chorus/error.h"
-#include "chorus/hash_order.h"
+#include "foundations/base/error.h"
+#include "topology/hash_order.h"
 
 namespace chorus {
 namespace {

@@ -1,5 +1,5 @@
 // Hash order and the seeded shuffles built on splitmix64.
-#include "chorus/hash_order.h"
+#include "topology/hash_order.h"
 
 #include <algorithm>
 #include <numeric>

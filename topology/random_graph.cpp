@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "chorus/hash_order.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

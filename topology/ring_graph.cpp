@@ -1,6 +1,6 @@
 // The ring: members in hash order, each linked to its two ring neighbours.
-#include "chorus/hash_order.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

@@ -1,5 +1,5 @@
 // Degree, diameter and SLEM of a graph on a view (see topology_metrics.h).
-#include "chorus/topology_metrics.h"
+#include "topology/topology_metrics.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 
 namespace chorus {
 namespace {

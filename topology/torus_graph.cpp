@@ -1,8 +1,8 @@
 // The torus: the hash order laid out row by row on a 2-D grid with wrap-around.
 #include <cmath>
 
-#include "chorus/hash_order.h"
 #include "topology/graph_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
 namespace {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "chorus/message_types.h"
+#include "foundations/wire/message_types.h"
 
 namespace chorus::gossip {
 namespace {

@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "chorus/strategy.h"
+#include "peers/exchange/strategy.h"
 #include "peers/gossip/letter.h"
 #include "peers/gossip/letter_kinds.h"
 

@@ -20,7 +20,7 @@
 #include <set>
 #include <vector>
 
-#include "chorus/view.h"
+#include "topology/view.h"
 
 namespace chorus::gossip {
 

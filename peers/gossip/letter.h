@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "chorus/message_types.h"
-#include "chorus/transport.h"
+#include "foundations/transport/transport.h"
+#include "foundations/wire/message_types.h"
 
 namespace chorus::gossip {
 

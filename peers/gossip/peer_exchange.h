@@ -28,12 +28,12 @@
 #include <string>
 #include <vector>
 
-#include "chorus/dynamic_weights.h"
-#include "chorus/overlap.h"
-#include "chorus/strategy.h"
-#include "chorus/topology.h"
+#include "peers/exchange/dynamic_weights.h"
+#include "peers/exchange/overlapped_merge.h"
+#include "peers/exchange/strategy.h"
 #include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/mailbox.h"
+#include "topology/graph.h"
 
 namespace chorus::gossip {
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "chorus/hash_order.h"
 #include "peers/gossip/letter_kinds.h"
+#include "topology/hash_order.h"
 
 namespace chorus::gossip {
 namespace {

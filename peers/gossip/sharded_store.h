@@ -34,10 +34,10 @@
 #include <span>
 #include <vector>
 
-#include "chorus/dynamic_weights.h"
-#include "chorus/membership.h"
+#include "peers/exchange/dynamic_weights.h"
 #include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/mailbox.h"
+#include "peers/membership/membership.h"
 
 namespace chorus::gossip {
 

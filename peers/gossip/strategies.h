@@ -3,7 +3,7 @@
 // time bounds; make_strategy() uses the defaults (Timings{}), tests pass shorter ones.
 #include <memory>
 
-#include "chorus/strategy.h"
+#include "peers/exchange/strategy.h"
 #include "peers/gossip/letter_kinds.h"
 
 namespace chorus {

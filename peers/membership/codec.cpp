@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 
 namespace chorus::membership {
 

@@ -17,8 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "chorus/membership.h"
-#include "chorus/view.h"
+#include "peers/membership/membership.h"
+#include "topology/view.h"
 
 namespace chorus::membership {
 

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "chorus/error.h"
-#include "chorus/message_types.h"
+#include "foundations/base/error.h"
+#include "foundations/wire/message_types.h"
 #include "peers/membership/membership_impl.h"
 #include "peers/membership/timings.h"
 

@@ -22,10 +22,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "chorus/membership.h"
 #include "peers/membership/broadcast_queue.h"
 #include "peers/membership/codec.h"
 #include "peers/membership/member_table.h"
+#include "peers/membership/membership.h"
 #include "peers/membership/probe_order.h"
 #include "peers/membership/suspicion.h"
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <set>
 
-#include "chorus/view.h"
+#include "topology/view.h"
 
 namespace chorus::membership {
 

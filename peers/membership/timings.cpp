@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 
 namespace chorus {
 

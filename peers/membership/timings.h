@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstddef>
 
-#include "chorus/membership.h"
+#include "peers/membership/membership.h"
 
 namespace chorus::membership {
 

@@ -5,8 +5,8 @@
 #include <limits>
 #include <vector>
 
-#include "backends/gradient_check.h"
-#include "chorus/backend.h"
+#include "foundations/backends/backend.h"
+#include "tests/backends/gradient_check.h"
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/gradient_check.h"
-#include "chorus/backend.h"
+#include "foundations/backends/backend.h"
+#include "tests/backends/gradient_check.h"
 
 using chorus::Activation;
 using chorus_test::check_gradient;

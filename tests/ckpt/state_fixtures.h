@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/training_state.h"
+#include "foundations/train/training_state.h"
 
 namespace ckpt_test {
 

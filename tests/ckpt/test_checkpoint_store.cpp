@@ -16,10 +16,10 @@
 #include <set>
 #include <thread>
 
-#include "chorus/checkpoint.h"
-#include "chorus/error.h"
-#include "state_fixtures.h"
-#include "test_util.h"
+#include "foundations/base/error.h"
+#include "foundations/train/checkpoint_store.h"
+#include "tests/ckpt/state_fixtures.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 using ckpt_test::bits_equal;

@@ -10,13 +10,13 @@
 #include <mutex>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/message_types.h"
-#include "chorus/state_transfer.h"
-#include "chorus/zmq_transport.h"
-#include "state_fixtures.h"
-#include "test_util.h"
+#include "foundations/base/error.h"
+#include "foundations/transport/inproc_transport.h"
+#include "foundations/transport/zmq_transport.h"
+#include "foundations/wire/message_types.h"
+#include "peers/runtime/state_transfer.h"
+#include "tests/ckpt/state_fixtures.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

@@ -6,8 +6,8 @@
 #include <limits>
 #include <string>
 
-#include "chorus/error.h"
-#include "state_fixtures.h"
+#include "foundations/base/error.h"
+#include "tests/ckpt/state_fixtures.h"
 
 using namespace chorus;
 using ckpt_test::bits_equal;

@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "swarm/chorus_process.h"
+#include "tests/swarm/chorus_process.h"
 #include "tools/chorus/relay_delay_line.h"
 
 using namespace std::chrono_literals;

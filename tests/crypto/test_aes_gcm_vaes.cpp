@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "chorus/wire.h"
 #include "chorus_config.h"
-#include "crypto/aes_gcm.h"
-#include "crypto/aes_gcm_vaes.h"
-#include "test_util.h"
+#include "foundations/crypto/aes_gcm.h"
+#include "foundations/crypto/aes_gcm_vaes.h"
+#include "foundations/wire/wire.h"
+#include "tests/test_util.h"
 
 #if CHORUS_HAVE_OPENSSL
 #include <openssl/evp.h>

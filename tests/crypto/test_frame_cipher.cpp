@@ -9,10 +9,10 @@
 #include <limits>
 #include <vector>
 
-#include "chorus/swarm_key.h"
-#include "chorus/wire.h"
-#include "crypto/aes_gcm.h"
-#include "crypto/frame_cipher.h"
+#include "foundations/crypto/aes_gcm.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/wire/wire.h"
 
 using namespace chorus;
 using namespace chorus::wire;

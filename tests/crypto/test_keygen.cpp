@@ -2,8 +2,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
-#include "chorus/swarm_key.h"
-#include "test_util.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tests/test_util.h"
 
 using chorus_test::run_command;
 

@@ -2,7 +2,7 @@
 // only inside the time window.
 #include <doctest/doctest.h>
 
-#include "crypto/replay_guard.h"
+#include "foundations/crypto/replay_guard.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

@@ -4,9 +4,9 @@
 
 #include <fstream>
 
-#include "chorus/error.h"
-#include "chorus/swarm_key.h"
-#include "test_util.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 

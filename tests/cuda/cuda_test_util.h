@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/cuda/cuda_backend.h"
-#include "chorus/backend.h"
-#include "test_util.h"
+#include "foundations/backends/backend.h"
+#include "foundations/backends/cuda/cuda_backend.h"
+#include "tests/test_util.h"
 
 namespace chorus_cuda_test {
 

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "chorus/backend.h"
-#include "chorus/error.h"
+#include "foundations/backends/backend.h"
+#include "foundations/base/error.h"
 
 using namespace chorus;
 

@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/host_mirror.h"
-#include "cuda/cuda_test_util.h"
+#include "foundations/backends/backend.h"
+#include "foundations/backends/host_mirror.h"
+#include "tests/cuda/cuda_test_util.h"
 
 using namespace chorus;
 using chorus_cuda_test::require_cuda;

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "cuda/cuda_test_util.h"
+#include "foundations/backends/backend.h"
+#include "tests/cuda/cuda_test_util.h"
 
 using namespace chorus;
 using chorus_cuda_test::expect_close;

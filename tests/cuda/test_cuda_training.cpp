@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/model.h"
-#include "cuda/cuda_test_util.h"
+#include "foundations/backends/backend.h"
+#include "foundations/models/model.h"
+#include "tests/cuda/cuda_test_util.h"
 
 using namespace chorus;
 using chorus_cuda_test::require_cuda;

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/host_mirror.h"
+#include "foundations/backends/backend.h"
+#include "foundations/backends/host_mirror.h"
 
 using namespace chorus;
 

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "chorus/dataset.h"
-#include "chorus/error.h"
+#include "foundations/base/error.h"
+#include "foundations/data/dataset.h"
 
 namespace {
 

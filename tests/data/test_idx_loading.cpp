@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "chorus/dataset.h"
-#include "chorus/error.h"
-#include "test_util.h"
+#include "foundations/base/error.h"
+#include "foundations/data/dataset.h"
+#include "tests/test_util.h"
 
 namespace {
 

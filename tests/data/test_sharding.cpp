@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "chorus/dataset.h"
-#include "chorus/error.h"
-#include "data/portable_rng.h"
+#include "foundations/base/error.h"
+#include "foundations/base/portable_rng.h"
+#include "foundations/data/dataset.h"
 
 TEST_CASE("SplitMix64 matches the reference sequence") {
   // First outputs of the reference SplitMix64 (Vigna, splitmix64.c) seeded with 0.

@@ -18,15 +18,15 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/membership.h"
-#include "chorus/model.h"
-#include "chorus/strategy.h"
-#include "inproc_peer.h"
-#include "models/layers.h"
+#include "foundations/backends/backend.h"
+#include "foundations/models/layers.h"
+#include "foundations/models/model.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/exchange/strategy.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/strategies.h"
+#include "peers/membership/membership.h"
+#include "tests/inproc_peer.h"
 
 namespace gossip_test {
 

@@ -7,7 +7,7 @@
 #include <map>
 #include <thread>
 
-#include "gossip/gossip_swarm.h"
+#include "tests/gossip/gossip_swarm.h"
 
 using namespace gossip_test;
 

@@ -9,15 +9,15 @@
 #include <set>
 #include <thread>
 
-#include "chorus/dynamic_weights.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/overlap.h"
-#include "chorus/topology_metrics.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/exchange/dynamic_weights.h"
+#include "peers/exchange/overlapped_merge.h"
 #include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/leader_board.h"
 #include "peers/gossip/letter.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/sharded_store.h"
+#include "topology/topology_metrics.h"
 
 using namespace chorus;
 using namespace chorus::gossip;

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <thread>
 
-#include "chorus/topology.h"
-#include "chorus/topology_metrics.h"
-#include "gossip/gossip_swarm.h"
+#include "tests/gossip/gossip_swarm.h"
+#include "topology/graph.h"
+#include "topology/topology_metrics.h"
 
 using namespace gossip_test;
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/model.h"
+#include "foundations/models/model.h"
 
 namespace chorus_test {
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "backends/gradient_check.h"
-#include "chorus/backend.h"
-#include "chorus/model.h"
-#include "chorus/param_layout.h"
-#include "models/layers.h"
+#include "foundations/backends/backend.h"
+#include "foundations/models/layers.h"
+#include "foundations/models/model.h"
+#include "foundations/params/param_layout.h"
+#include "tests/backends/gradient_check.h"
 
 using chorus::Activation;
 using chorus::Layer;

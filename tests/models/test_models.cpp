@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "backends/gradient_check.h"
-#include "chorus/backend.h"
-#include "chorus/error.h"
-#include "chorus/model.h"
-#include "models/reference_net.h"
+#include "foundations/backends/backend.h"
+#include "foundations/base/error.h"
+#include "foundations/models/model.h"
+#include "tests/backends/gradient_check.h"
+#include "tests/models/reference_net.h"
 
 using chorus::Model;
 using chorus_test::check_gradient;

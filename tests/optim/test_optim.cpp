@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/error.h"
-#include "chorus/lr_schedule.h"
-#include "chorus/optimizer.h"
-#include "test_util.h"
+#include "foundations/backends/backend.h"
+#include "foundations/base/error.h"
+#include "foundations/optim/lr_schedule.h"
+#include "foundations/optim/optimizer.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 

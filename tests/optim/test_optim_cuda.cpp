@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "chorus/backend.h"
-#include "chorus/optimizer.h"
-#include "test_util.h"
+#include "foundations/backends/backend.h"
+#include "foundations/optim/optimizer.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/inproc_transport.h"
-#include "chorus/membership.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/membership/membership.h"
 
 namespace membership_test {
 

@@ -21,9 +21,9 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/error.h"
-#include "chorus/membership.h"
-#include "chorus/zmq_transport.h"
+#include "foundations/base/error.h"
+#include "foundations/transport/zmq_transport.h"
+#include "peers/membership/membership.h"
 
 using namespace chorus;
 using nlohmann::json;

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 namespace membership_test {
 

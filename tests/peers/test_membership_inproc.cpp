@@ -9,10 +9,10 @@
 #include <numeric>
 #include <random>
 
-#include "chorus/error.h"
-#include "chorus/message_types.h"
-#include "inproc_swarm.h"
+#include "foundations/base/error.h"
+#include "foundations/wire/message_types.h"
 #include "peers/membership/codec.h"
+#include "tests/peers/inproc_swarm.h"
 
 using namespace chorus;
 using namespace membership_test;

@@ -8,11 +8,11 @@
 #include <random>
 #include <set>
 
-#include "chorus/error.h"
-#include "chorus/membership.h"
+#include "foundations/base/error.h"
 #include "peers/membership/broadcast_queue.h"
 #include "peers/membership/codec.h"
 #include "peers/membership/member_table.h"
+#include "peers/membership/membership.h"
 #include "peers/membership/probe_order.h"
 #include "peers/membership/suspicion.h"
 #include "peers/membership/timings.h"

@@ -15,7 +15,7 @@
 #include <memory>
 #include <set>
 
-#include "membership_process.h"
+#include "tests/peers/membership_process.h"
 
 using namespace membership_test;
 using Json = nlohmann::json;

@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/inproc_transport.h"
-#include "chorus/ring_allreduce.h"
-#include "ring_values.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/ring/ring_allreduce.h"
+#include "tests/ring/ring_values.h"
 
 namespace ring_test {
 

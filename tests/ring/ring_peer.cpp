@@ -18,11 +18,11 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/membership.h"
-#include "chorus/ring_allreduce.h"
-#include "chorus/zmq_transport.h"
-#include "peers/collective/ring_session.h"
-#include "ring_values.h"
+#include "foundations/transport/zmq_transport.h"
+#include "peers/membership/membership.h"
+#include "peers/ring/ring_allreduce.h"
+#include "peers/ring/ring_session.h"
+#include "tests/ring/ring_values.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "swarm/chorus_process.h"
-#include "test_util.h"
+#include "tests/swarm/chorus_process.h"
+#include "tests/test_util.h"
 
 using chorus_test::chorus_bin;
 using chorus_test::run_command;

@@ -6,9 +6,9 @@
 
 #include <set>
 
-#include "chorus/error.h"
-#include "chorus/zmq_transport.h"
-#include "ring_fixture.h"
+#include "foundations/base/error.h"
+#include "foundations/transport/zmq_transport.h"
+#include "tests/ring/ring_fixture.h"
 
 using namespace chorus;
 using namespace ring_test;

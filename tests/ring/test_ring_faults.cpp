@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "ring_fixture.h"
+#include "tests/ring/ring_fixture.h"
 
 using namespace chorus;
 using namespace ring_test;

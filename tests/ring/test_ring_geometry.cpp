@@ -6,9 +6,9 @@
 #include <limits>
 #include <numeric>
 
-#include "peers/collective/collective_messages.h"
-#include "peers/collective/reduce_kernels.h"
-#include "peers/collective/ring_geometry.h"
+#include "peers/ring/collective_messages.h"
+#include "peers/ring/reduce_kernels.h"
+#include "peers/ring/ring_geometry.h"
 
 using namespace chorus;
 using namespace chorus::ring;

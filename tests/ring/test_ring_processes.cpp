@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "ring_values.h"
-#include "test_util.h"
+#include "tests/ring/ring_values.h"
+#include "tests/test_util.h"
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;

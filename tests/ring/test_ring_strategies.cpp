@@ -12,16 +12,16 @@
 #include <cstring>
 #include <thread>
 
-#include "chorus/backend.h"
-#include "chorus/dynamic_weights.h"
-#include "chorus/groups.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/membership.h"
-#include "chorus/model.h"
-#include "chorus/strategy.h"
-#include "chorus/error.h"
-#include "inproc_peer.h"
-#include "peers/collective/ring_session.h"
+#include "foundations/backends/backend.h"
+#include "foundations/base/error.h"
+#include "foundations/models/model.h"
+#include "foundations/transport/inproc_transport.h"
+#include "peers/exchange/dynamic_weights.h"
+#include "peers/exchange/strategy.h"
+#include "peers/membership/membership.h"
+#include "peers/ring/ring_session.h"
+#include "tests/inproc_peer.h"
+#include "topology/groups.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

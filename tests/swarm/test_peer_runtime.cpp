@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "chorus_process.h"
+#include "tests/swarm/chorus_process.h"
 
 using namespace std::chrono_literals;
 using chorus_test::ChorusProcess;

@@ -4,8 +4,8 @@
 
 #include <fstream>
 
-#include "chorus/backend.h"
-#include "test_util.h"
+#include "foundations/backends/backend.h"
+#include "tests/test_util.h"
 
 using chorus_test::chorus_bin;
 using chorus_test::run_command;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "chorus/topology.h"
-#include "test_util.h"
-#include "view_fixtures.h"
+#include "tests/test_util.h"
+#include "tests/topology/view_fixtures.h"
+#include "topology/graph.h"
 
 namespace topology_test {
 

@@ -4,11 +4,11 @@
 
 #include <fstream>
 
-#include "chorus/error.h"
-#include "chorus/topology.h"
-#include "graph_specs.h"
-#include "test_util.h"
-#include "view_fixtures.h"
+#include "foundations/base/error.h"
+#include "tests/test_util.h"
+#include "tests/topology/graph_specs.h"
+#include "tests/topology/view_fixtures.h"
+#include "topology/graph.h"
 
 using namespace chorus;
 using namespace topology_test;

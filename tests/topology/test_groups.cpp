@@ -6,10 +6,10 @@
 #include <map>
 #include <set>
 
-#include "chorus/error.h"
-#include "chorus/groups.h"
-#include "chorus/hash_order.h"
-#include "view_fixtures.h"
+#include "foundations/base/error.h"
+#include "tests/topology/view_fixtures.h"
+#include "topology/groups.h"
+#include "topology/hash_order.h"
 
 using namespace chorus;
 using namespace topology_test;

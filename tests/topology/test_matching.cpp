@@ -7,12 +7,12 @@
 #include <optional>
 #include <set>
 
-#include "chorus/error.h"
-#include "chorus/hash_order.h"
-#include "chorus/topology.h"
-#include "graph_specs.h"
-#include "test_util.h"
-#include "view_fixtures.h"
+#include "foundations/base/error.h"
+#include "tests/test_util.h"
+#include "tests/topology/graph_specs.h"
+#include "tests/topology/view_fixtures.h"
+#include "topology/graph.h"
+#include "topology/hash_order.h"
 
 using namespace chorus;
 using namespace topology_test;

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <numbers>
 
-#include "chorus/topology.h"
-#include "chorus/topology_metrics.h"
-#include "graph_specs.h"
-#include "test_util.h"
-#include "view_fixtures.h"
+#include "tests/test_util.h"
+#include "tests/topology/graph_specs.h"
+#include "tests/topology/view_fixtures.h"
+#include "topology/graph.h"
+#include "topology/topology_metrics.h"
 
 using namespace chorus;
 using namespace topology_test;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/test_util.h"
 
 using chorus_test::chorus_bin;
 using chorus_test::run_command;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "chorus/view.h"
+#include "topology/view.h"
 
 namespace topology_test {
 

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "chorus/dataset.h"
-#include "chorus/run_log.h"
-#include "chorus/trainer.h"
-#include "test_util.h"
+#include "foundations/data/dataset.h"
+#include "foundations/train/run_log.h"
+#include "foundations/train/trainer.h"
+#include "tests/test_util.h"
 
 using chorus_test::chorus_bin;
 using chorus_test::run_command;

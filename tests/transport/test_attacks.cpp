@@ -17,14 +17,14 @@
 #include <random>
 #include <thread>
 
-#include "chorus/swarm_key.h"
-#include "chorus/wire.h"
-#include "chorus/zmq_transport.h"
-#include "crypto/frame_cipher.h"
-#include "peer_process.h"
-#include "peer_protocol.h"
-#include "test_util.h"
-#include "transport/address.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/address.h"
+#include "foundations/transport/zmq_transport.h"
+#include "foundations/wire/wire.h"
+#include "tests/test_util.h"
+#include "tests/transport/peer_process.h"
+#include "tests/transport/peer_protocol.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

@@ -20,10 +20,10 @@
 #include <string>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/swarm_key.h"
-#include "chorus/zmq_transport.h"
-#include "peer_protocol.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/zmq_transport.h"
+#include "tests/transport/peer_protocol.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

@@ -11,12 +11,12 @@
 #include <numeric>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/inproc_transport.h"
-#include "chorus/swarm_key.h"
-#include "chorus/zmq_transport.h"
-#include "crypto/frame_cipher.h"
-#include "test_util.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/inproc_transport.h"
+#include "foundations/transport/zmq_transport.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 using namespace std::chrono_literals;

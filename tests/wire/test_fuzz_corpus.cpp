@@ -8,8 +8,8 @@
 #include <iterator>
 #include <vector>
 
-#include "../../fuzz/frame_decoder_target.h"
-#include "test_util.h"
+#include "fuzz/frame_decoder_target.h"
+#include "tests/test_util.h"
 
 using namespace chorus;
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "chorus/wire.h"
+#include "foundations/wire/wire.h"
 
 using namespace chorus;
 using namespace chorus::wire;

@@ -13,7 +13,7 @@
 
 #include <memory>
 
-#include "bench_args.h"
+#include "tools/bench/bench_args.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
-#include "bench_args.h"
+#include "tools/bench/bench_args.h"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);

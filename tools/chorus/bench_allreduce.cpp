@@ -13,7 +13,7 @@
 // turns repetition by repetition, and the implementations take turns size by size (in reverse
 // order every other --rounds round), so that load from elsewhere falls on all of them alike.
 // The chorus processes keep their receive buffers on the heap as every ZeroMQ transport does
-// (src/transport/receive_heap.h).
+// (foundations/transport/receive_heap.h).
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -40,11 +40,11 @@
 #include <thread>
 #include <vector>
 
-#include "chorus/error.h"
-#include "chorus/ring_allreduce.h"
-#include "chorus/swarm_key.h"
-#include "chorus/zmq_transport.h"
-#include "command.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/zmq_transport.h"
+#include "peers/ring/ring_allreduce.h"
+#include "tools/chorus/command.h"
 
 namespace {
 

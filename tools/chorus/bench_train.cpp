@@ -8,11 +8,11 @@
 #include <random>
 #include <sstream>
 
-#include "chorus/backend.h"
-#include "chorus/error.h"
-#include "chorus/model.h"
-#include "chorus/optimizer.h"
-#include "command.h"
+#include "foundations/backends/backend.h"
+#include "foundations/base/error.h"
+#include "foundations/models/model.h"
+#include "foundations/optim/optimizer.h"
+#include "tools/chorus/command.h"
 
 namespace chorus::tools {
 namespace {

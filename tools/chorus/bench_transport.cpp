@@ -38,13 +38,13 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "chorus/error.h"
-#include "chorus/swarm_key.h"
-#include "chorus/transport.h"
-#include "chorus/zmq_transport.h"
-#include "command.h"
-#include "crypto/frame_cipher.h"
-#include "transport/receive_heap.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/frame_cipher.h"
+#include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/receive_heap.h"
+#include "foundations/transport/transport.h"
+#include "foundations/transport/zmq_transport.h"
+#include "tools/chorus/command.h"
 
 namespace {
 

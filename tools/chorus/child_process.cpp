@@ -1,4 +1,4 @@
-#include "child_process.h"
+#include "tools/chorus/child_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <climits>
 #include <thread>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 
 namespace chorus::tools {
 

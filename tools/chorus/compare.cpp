@@ -16,14 +16,14 @@
 #include <set>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/swarm_key.h"
 #include "chorus_config.h"
-#include "command.h"
-#include "compare_metrics.h"
-#include "compare_network.h"
-#include "compare_report.h"
-#include "swarm_runner.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tools/chorus/command.h"
+#include "tools/chorus/compare_metrics.h"
+#include "tools/chorus/compare_network.h"
+#include "tools/chorus/compare_report.h"
+#include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
 namespace {

@@ -1,4 +1,4 @@
-#include "compare_metrics.h"
+#include "tools/chorus/compare_metrics.h"
 
 #include <algorithm>
 #include <exception>
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "chorus/checkpoint.h"
+#include "foundations/train/checkpoint_store.h"
 
 namespace chorus::tools {
 namespace {

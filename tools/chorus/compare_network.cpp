@@ -1,4 +1,4 @@
-#include "compare_network.h"
+#include "tools/chorus/compare_network.h"
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "chorus/error.h"
+#include "foundations/base/error.h"
 
 namespace chorus::tools {
 namespace {

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
-#include "swarm_runner.h"
+#include "tools/chorus/child_process.h"
+#include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
 

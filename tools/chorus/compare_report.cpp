@@ -1,4 +1,4 @@
-#include "compare_report.h"
+#include "tools/chorus/compare_report.h"
 
 #include <fmt/format.h>
 
@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "chorus/error.h"
-#include "child_process.h"
-#include "swarm_runner.h"
+#include "foundations/base/error.h"
+#include "tools/chorus/child_process.h"
+#include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "compare_metrics.h"
+#include "tools/chorus/compare_metrics.h"
 
 namespace chorus::tools {
 

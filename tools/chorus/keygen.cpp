@@ -1,12 +1,12 @@
 // chorus keygen --out swarm.key: writes a new swarm key (mode 0600). Every peer of a swarm is
-// started with the same key file; see include/chorus/swarm_key.h.
+// started with the same key file; see foundations/crypto/swarm_key.h.
 #include <fmt/core.h>
 
 #include <memory>
 #include <string>
 
-#include "chorus/swarm_key.h"
-#include "command.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tools/chorus/command.h"
 
 namespace {
 

@@ -5,9 +5,9 @@
 #include <exception>
 #include <vector>
 
-#include "chorus/error.h"
 #include "chorus_config.h"
-#include "command.h"
+#include "foundations/base/error.h"
+#include "tools/chorus/command.h"
 
 namespace chorus::tools {
 

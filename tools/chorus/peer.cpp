@@ -2,9 +2,9 @@
 // with none reachable it starts a new swarm alone.
 #include <memory>
 
-#include "chorus/peer.h"
-#include "command.h"
-#include "train_options.h"
+#include "peers/runtime/peer_runtime.h"
+#include "tools/chorus/command.h"
+#include "tools/chorus/train_options.h"
 
 namespace chorus::tools {
 namespace {

@@ -28,9 +28,9 @@
 #include <memory>
 #include <string>
 
-#include "chorus/error.h"
-#include "command.h"
-#include "relay_delay_line.h"
+#include "foundations/base/error.h"
+#include "tools/chorus/command.h"
+#include "tools/chorus/relay_delay_line.h"
 
 namespace chorus::tools {
 namespace {

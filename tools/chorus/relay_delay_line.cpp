@@ -1,4 +1,4 @@
-#include "relay_delay_line.h"
+#include "tools/chorus/relay_delay_line.h"
 
 #include <algorithm>
 #include <cmath>

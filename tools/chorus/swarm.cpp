@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/swarm_key.h"
-#include "command.h"
-#include "swarm_runner.h"
+#include "foundations/base/error.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tools/chorus/command.h"
+#include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
 namespace {

@@ -1,4 +1,4 @@
-#include "swarm_runner.h"
+#include "tools/chorus/swarm_runner.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -16,8 +16,8 @@
 #include <regex>
 #include <thread>
 
-#include "chorus/error.h"
-#include "chorus/progress.h"
+#include "foundations/base/error.h"
+#include "foundations/base/progress.h"
 
 namespace chorus::tools {
 namespace {

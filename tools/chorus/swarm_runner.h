@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "child_process.h"
+#include "tools/chorus/child_process.h"
 
 namespace chorus::tools {
 

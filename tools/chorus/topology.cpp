@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "chorus/error.h"
-#include "chorus/groups.h"
-#include "chorus/topology.h"
-#include "chorus/topology_metrics.h"
-#include "command.h"
+#include "foundations/base/error.h"
+#include "tools/chorus/command.h"
+#include "topology/graph.h"
+#include "topology/groups.h"
+#include "topology/topology_metrics.h"
 
 namespace chorus::tools {
 namespace {

@@ -4,13 +4,13 @@
 #include <chrono>
 #include <cmath>
 
-#include "chorus/dataset.h"
-#include "chorus/error.h"
-#include "chorus/progress.h"
-#include "chorus/run_log.h"
-#include "chorus/trainer.h"
-#include "command.h"
-#include "train_options.h"
+#include "foundations/base/error.h"
+#include "foundations/base/progress.h"
+#include "foundations/data/dataset.h"
+#include "foundations/train/run_log.h"
+#include "foundations/train/trainer.h"
+#include "tools/chorus/command.h"
+#include "tools/chorus/train_options.h"
 
 namespace chorus::tools {
 namespace {

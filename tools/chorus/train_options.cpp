@@ -1,4 +1,4 @@
-#include "train_options.h"
+#include "tools/chorus/train_options.h"
 
 #include "chorus_config.h"
 

@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "chorus/trainer.h"
+#include "foundations/train/trainer.h"
 
 namespace chorus::tools {
 

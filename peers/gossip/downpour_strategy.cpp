@@ -1,0 +1,106 @@
+// `downpour` (Downpour SGD): asynchronous delayed-update SGD against a parameter store sharded
+// across the peers (ShardedStore, sharded_store.h) — the baseline the other strategies are
+// compared with. Every τ steps a peer pushes its accumulated local update Δ = x − x_fetched
+// (the sum of its optimizer steps since its last fetch, each computed on parameters that other
+// peers have since moved: the delayed gradient), divided by the number of peers n so that the
+// store moves at a single process's step size, to the shard owners, which add it
+// (θ_k ← θ_k + Δ_k/n, or + c·Δ_k/n with --dynamic-weights, c the sender's currency), and takes
+// back the store's θ as its parameters. A shard the store does not hold yet is first
+// initialised from the pushing peer's parameters. A shard whose answer does not come in time
+// counts as applied (Δ is never pushed twice).
+//
+// Threading: exchange() on the training thread; the push/fetch round on the merge thread with
+// --overlap S >= 0 (x ← θ + (x − s), so the steps taken meanwhile go into the next Δ), else
+// inline; the store shards live on the channel thread. Waits are bounded by
+// Timings::exchange_timeout and skip an owner as soon as it leaves the view. finish() hands
+// every held shard to its next owners.
+#include "foundations/base/error.h"
+#include "peers/exchange/strategy_kinds.h"
+#include "peers/gossip/peer_exchange.h"
+#include "peers/gossip/sharded_store.h"
+#include "peers/gossip/strategies.h"
+
+namespace chorus {
+namespace {
+
+using namespace gossip;
+
+class DownpourStrategy final : public PeerExchange {
+ public:
+  DownpourStrategy(PeerServices& services, Timings timings)
+      : PeerExchange(services, timings),
+        store_(channel(), services.membership, services.transport.id(), services.model.size(),
+               StoreConfig{1.0f, services.options.dynamic_weights, DynamicWeightConfig{}}) {
+    if (services.options.tau < 1) throw UserError("--tau must be at least 1");
+    start();
+  }
+  ~DownpourStrategy() override {
+    store_.close();
+    shutdown();
+  }
+
+  std::string name() const override { return "downpour"; }
+  nlohmann::json diagnostics() const override { return store_.diagnostics(); }
+
+ protected:
+  bool due(std::int64_t step) override { return step % options().tau == 0; }
+
+  bool exchange(std::int64_t step, std::span<float> params) override {
+    return merge().begin(params, step, [this](std::vector<float>& s) { return push_fetch(s); });
+  }
+
+  void leaving(std::span<float>) override { store_.hand_over(); }
+
+ private:
+  // Runs on one thread at a time (the merge thread, or the training thread when synchronous).
+  bool push_fetch(std::vector<float>& s) {
+    if (base_.size() != s.size()) base_ = s;
+    // n workers push n updates for every one of a single process: each pushes Δ/n, so the
+    // store moves at the single-process step size (the peer's own progress beyond that is
+    // replaced by the store's parameters on fetch).
+    const float share = 1.0f / static_cast<float>(std::max<std::size_t>(1, view().size()));
+    std::vector<float> delta(s.size());
+    for (std::size_t j = 0; j < s.size(); ++j) delta[j] = share * (s[j] - base_[j]);
+    const LetterHead h = head(kStoreRequest);
+    auto answers = store_.request_all(StoreOp::add_fetch, delta, h, deadline(), [this] { return stopping(); });
+    std::vector<bool> missing(answers.size(), false);
+    bool any_missing = false;
+    for (std::size_t k = 0; k < answers.size(); ++k)
+      if (answers[k] && answers[k]->status == StoreStatus::missing) missing[k] = any_missing = true;
+    if (any_missing) {
+      const auto init = store_.request_all(StoreOp::init, s, h, deadline(), [this] { return stopping(); }, missing);
+      for (std::size_t k = 0; k < answers.size(); ++k)
+        if (missing[k]) answers[k] = init[k];
+    }
+    bool changed = false;
+    for (std::size_t k = 0; k < answers.size(); ++k) {
+      const auto [b, e] = store_.range(k);
+      const auto& a = answers[k];
+      if (a && a->status == StoreStatus::ok && a->values.size() == e - b) {
+        std::copy(a->values.begin(), a->values.end(), s.begin() + static_cast<std::ptrdiff_t>(b));
+        std::copy(a->values.begin(), a->values.end(), base_.begin() + static_cast<std::ptrdiff_t>(b));
+        changed = true;
+      } else if (!a || a->status != StoreStatus::not_owner) {
+        // No answer (maybe applied) or still missing: never push this Δ again.
+        std::copy(s.begin() + static_cast<std::ptrdiff_t>(b), s.begin() + static_cast<std::ptrdiff_t>(e),
+                  base_.begin() + static_cast<std::ptrdiff_t>(b));
+      }
+    }
+    return changed;
+  }
+
+  ShardedStore store_;
+  std::vector<float> base_;  // x as last fetched (per shard), the origin of the next Δ
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_downpour_strategy(PeerServices& services) {
+  return std::make_unique<DownpourStrategy>(services, gossip::Timings{});
+}
+
+std::unique_ptr<Strategy> make_downpour_strategy(PeerServices& services, const gossip::Timings& timings) {
+  return std::make_unique<DownpourStrategy>(services, timings);
+}
+
+}  // namespace chorus

@@ -1,0 +1,99 @@
+// `easgd` (EASGD, asynchronous form): every τ steps peer i moves towards the center variable
+// x̃ and the center towards it, shard by shard:
+//     d = α (x_i − x̃_k);   x_i ← x_i − d;   x̃_k ← x̃_k + d
+// where the center is a ShardedStore (sharded_store.h): each shard owned by a live peer with a
+// replica on the next owner, answered by the owner's channel thread — no server, and a shard
+// survives its owner's death. Both sides compute d from the same two values (the owner replies
+// with x̃_k as it was before the update), so x_i + x̃ is preserved exactly up to rounding.
+// With --dynamic-weights the owner moves the center by α·c (c = the sender's currency: steps
+// behind the newest it has seen, steps since restart) and the sender moves by α + (1−α)(1−c):
+// a peer returning with stale parameters barely moves the center and is pulled to it.
+// A shard answered after the wait gave up is applied as a correction at a later step.
+//
+// Threading: exchange() on the training thread; the round of requests on the merge thread with
+// --overlap S >= 0 (x ← x̄ + (x − s)), else inline; the center shards live on the channel
+// thread (ShardedStore). Waits are bounded by Timings::exchange_timeout and skip an owner as
+// soon as it leaves the view. finish() hands every held shard to its next owners.
+#include "foundations/base/error.h"
+#include "peers/exchange/strategy_kinds.h"
+#include "peers/gossip/peer_exchange.h"
+#include "peers/gossip/sharded_store.h"
+#include "peers/gossip/strategies.h"
+
+namespace chorus {
+namespace {
+
+using namespace gossip;
+
+class EasgdStrategy final : public PeerExchange {
+ public:
+  EasgdStrategy(PeerServices& services, Timings timings)
+      : PeerExchange(services, timings),
+        store_(channel(), services.membership, services.transport.id(), services.model.size(),
+               StoreConfig{services.options.alpha, services.options.dynamic_weights, DynamicWeightConfig{}}) {
+    const auto& o = services.options;
+    if (!(o.alpha > 0 && o.alpha <= 1)) throw UserError("--alpha must be in (0, 1] for easgd");
+    if (o.tau < 1) throw UserError("--tau must be at least 1");
+    store_.on_late([this](std::size_t shard, std::span<const float> sent, const ShardAnswer& a) {
+      if (a.status != StoreStatus::ok || a.values.size() != sent.size()) return;
+      const float rate = pull_rate(a.currency);
+      std::vector<float> delta(sent.size());
+      for (std::size_t j = 0; j < sent.size(); ++j) delta[j] = -(rate * (sent[j] - a.values[j]));
+      add_correction(store_.range(shard).first, delta, 1.0f);
+    });
+    start();
+  }
+  ~EasgdStrategy() override {
+    store_.close();
+    shutdown();
+  }
+
+  std::string name() const override { return "easgd"; }
+  nlohmann::json diagnostics() const override { return store_.diagnostics(); }
+
+ protected:
+  bool due(std::int64_t step) override { return step % options().tau == 0; }
+
+  bool exchange(std::int64_t step, std::span<float> params) override {
+    return merge().begin(params, step, [this](std::vector<float>& s) { return elastic_round(s); });
+  }
+
+  void leaving(std::span<float>) override { store_.hand_over(); }
+
+ private:
+  float pull_rate(double c) const {
+    const float alpha = options().alpha;
+    if (!dynamic()) return alpha;
+    return static_cast<float>(alpha + (1.0 - alpha) * (1.0 - c));
+  }
+
+  bool elastic_round(std::vector<float>& s) {
+    const auto answers = store_.request_all(StoreOp::elastic, s, head(kStoreRequest), deadline(),
+                                            [this] { return stopping(); });
+    bool changed = false;
+    for (std::size_t k = 0; k < answers.size(); ++k) {
+      const auto& a = answers[k];
+      if (!a || a->status != StoreStatus::ok) continue;
+      const auto [b, e] = store_.range(k);
+      if (a->values.size() != e - b) continue;
+      const float rate = pull_rate(a->currency);
+      for (std::size_t j = b; j < e; ++j) s[j] = s[j] - rate * (s[j] - a->values[j - b]);
+      changed = true;
+    }
+    return changed;
+  }
+
+  ShardedStore store_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_easgd_strategy(PeerServices& services) {
+  return std::make_unique<EasgdStrategy>(services, gossip::Timings{});
+}
+
+std::unique_ptr<Strategy> make_easgd_strategy(PeerServices& services, const gossip::Timings& timings) {
+  return std::make_unique<EasgdStrategy>(services, timings);
+}
+
+}  // namespace chorus

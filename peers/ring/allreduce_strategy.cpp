@@ -1,0 +1,61 @@
+// `allreduce`: all-reduce SGD — every step, before the optimizer runs, the gradients are
+// averaged over all members by the ring all-reduce, so every member applies the same
+// averaged gradient: g = (1/n) Σ g_i; x ← x − η g. The round of step s is s.
+//
+// The same gradient keeps identical parameters identical, so the parameters are averaged too,
+// at the first step and every kResyncEvery steps after it (by the swarm's step count): a peer
+// that joined with slightly older parameters (state transfer), or came back from its own older
+// checkpoint, converges with the others within that many steps instead of drifting beside
+// them. The rounds are a function of the step alone, so every member makes the same extra
+// collectives. (Deciding by "the member set changed since my last round" was not: a peer
+// restarted before the others noticed its death saw a change they did not, and waited alone
+// in a parameter average until the collective timeout, the others waiting for it meanwhile.)
+#include "foundations/base/error.h"
+#include "peers/exchange/host_grads.h"
+#include "peers/exchange/strategy_kinds.h"
+#include "peers/ring/ring_session.h"
+
+namespace chorus {
+namespace {
+
+constexpr std::int64_t kResyncEvery = 100;  // steps between parameter averages
+
+class AllreduceStrategy final : public Strategy {
+ public:
+  explicit AllreduceStrategy(PeerServices& s) : services_(s), session_(s), grads_(s.model) {
+    if (s.options.overlap >= 0)
+      throw UserError("allreduce averages the gradients inside every step, so --overlap has nothing to overlap; "
+                      "use kavg --k 1 --overlap S to average parameters beside training");
+  }
+  std::string name() const override { return "allreduce"; }
+  void finish() override { session_.serve(std::chrono::milliseconds(200)); }
+  bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override {
+    return session_.wait_until_ready(view, timeout);
+  }
+
+  void before_update(std::int64_t step) override {
+    session_.saw_step(step);
+    const std::span<float> g = grads_.pull();
+    const CollectiveOutcome out =
+        session_.average(g, RingSession::Scope::global, step, 1, RingSession::Values::gradients);
+    if (out.status == CollectiveStatus::done) grads_.push();  // else the local gradient, unchanged
+    if (session_.aligned(step) % kResyncEvery != 1) return;
+    const std::span<float> x = services_.params.pull();
+    if (session_.average(x, RingSession::Scope::resync, step, 1).status == CollectiveStatus::done)
+      services_.params.push();
+  }
+  void after_update(std::int64_t) override {}
+
+ private:
+  PeerServices& services_;
+  RingSession session_;
+  HostGrads grads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_allreduce_strategy(PeerServices& services) {
+  return std::make_unique<AllreduceStrategy>(services);
+}
+
+}  // namespace chorus

@@ -1,0 +1,53 @@
+// `hier`: Hier-AVG (hierarchical SGD with sparse global reduction) — members form groups
+// (topology module, --groups: one per host by default); every K1 local steps the parameters
+// are averaged inside the group (a ring over the group's members), every K2 steps (a multiple
+// of K1) across all members as well. Rounds: s / K1 for the group, s / K2 for all.
+// With --overlap S both run on a merge thread while training goes on (parameter_averaging.h).
+#include <fmt/format.h>
+
+#include "foundations/base/error.h"
+#include "peers/exchange/strategy_kinds.h"
+#include "peers/ring/parameter_averaging.h"
+
+namespace chorus {
+namespace {
+
+class HierStrategy final : public ParameterAveraging {
+ public:
+  explicit HierStrategy(PeerServices& s) : ParameterAveraging(s), k1_(s.options.k1), k2_(s.options.k2) {
+    if (k1_ < 1 || k2_ < 1 || k2_ % k1_ != 0)
+      throw UserError(fmt::format("hier: k1 and k2 must be at least 1 and k2 a multiple of k1 (got k1={}, k2={})",
+                                  k1_, k2_));
+  }
+  std::string name() const override { return "hier"; }
+
+ protected:
+  // Boundaries on the swarm's step count (RingSession::aligned); k2 is a multiple of k1.
+  bool boundary(std::int64_t aligned_step) const override { return aligned_step % k1_ == 0; }
+
+  // A member whose step count differs from the others' (it resumed from an older checkpoint)
+  // may be at a global boundary while they are at a group one: different collectives, neither
+  // of which could finish. So every global boundary runs the group collective first (the
+  // global average of group averages is the global average): its round tells a member that is
+  // behind where the others are — it skips to their round and counts steps as they do — and
+  // that member, now at the global boundary too, runs the global collective with them. The
+  // price is one group average per K2 steps, inside the group (one host by default).
+  bool average(std::span<float> x, std::int64_t step) override {
+    bool done = session().average(x, RingSession::Scope::group, step, k1_).status == CollectiveStatus::done;
+    // A skipped group round moves this member's step count onto the others'.
+    if (session().aligned(step) % k2_ == 0)
+      done = session().average(x, RingSession::Scope::global, step, k2_).status == CollectiveStatus::done || done;
+    return done;
+  }
+
+ private:
+  int k1_, k2_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> make_hier_strategy(PeerServices& services) {
+  return std::make_unique<HierStrategy>(services);
+}
+
+}  // namespace chorus
