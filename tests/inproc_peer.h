@@ -14,10 +14,27 @@
 #include "foundations/backends/backend.h"
 #include "foundations/models/model.h"
 #include "foundations/transport/inproc_transport.h"
-#include "peers/exchange/strategy.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/membership/membership.h"
 
 namespace chorus_test {
+
+// A strategy and its options as a test gives them: option name (without dashes) and value as
+// text, as on the command line.
+struct StrategyChoice {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> options;
+  // Sets option `option` (replacing an earlier value).
+  StrategyChoice& set(const std::string& option, const std::string& value) {
+    for (auto& [o, v] : options)
+      if (o == option) {
+        v = value;
+        return *this;
+      }
+    options.emplace_back(option, value);
+    return *this;
+  }
+};
 
 struct InprocPeer {
   std::unique_ptr<chorus::Transport> transport;
@@ -31,13 +48,12 @@ struct InprocPeer {
   std::unique_ptr<chorus::Strategy> strategy;
 
   chorus::PeerId id() const { return transport->id(); }
-  // Builds the services from the parts and the strategy with `make`.
-  void start_strategy(const chorus::StrategyOptions& options, std::uint64_t seed,
-                      const std::function<std::unique_ptr<chorus::Strategy>(chorus::PeerServices&)>& make) {
+  // Builds the services from the parts and the strategy `choice` from the registry.
+  void start_strategy(const StrategyChoice& choice, std::uint64_t seed, chorus::ExchangeTimings timings = {}) {
     params = std::make_unique<chorus::HostParams>(*model);
     services = std::make_unique<chorus::PeerServices>(
-        chorus::PeerServices{*transport, *membership, *model, *params, log, stats, options, seed});
-    strategy = make(*services);
+        chorus::PeerServices{*transport, *membership, *model, *params, log, stats, seed, timings});
+    strategy = chorus::make_strategy(*services, *chorus::strategy_settings(choice.name, choice.options));
   }
 };
 

@@ -1,5 +1,6 @@
 // The complete graph: everybody exchanges with everybody.
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -32,8 +33,10 @@ class CompleteGraph final : public Graph {
   }
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"complete", "everybody linked to everybody; a fresh random matching every round", 20,
+     [](const GraphOptions&) -> std::unique_ptr<Graph> { return std::make_unique<CompleteGraph>(); }});
 
-std::unique_ptr<Graph> make_complete_graph() { return std::make_unique<CompleteGraph>(); }
+}  // namespace
 
 }  // namespace chorus::topology_detail

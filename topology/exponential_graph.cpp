@@ -1,5 +1,6 @@
 // The one-peer exponential graph: in round r, hash position p sends to p + 2^(r mod τ).
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -52,8 +53,10 @@ class ExponentialGraph final : public Graph {
   }
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"exponential", "one-peer exponential graph: position p sends to p + 2^(round mod log2 N)", 40,
+     [](const GraphOptions&) -> std::unique_ptr<Graph> { return std::make_unique<ExponentialGraph>(); }});
 
-std::unique_ptr<Graph> make_exponential_graph() { return std::make_unique<ExponentialGraph>(); }
+}  // namespace
 
 }  // namespace chorus::topology_detail

@@ -11,6 +11,7 @@
 
 #include "foundations/base/error.h"
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -107,11 +108,14 @@ class FileGraph final : public Graph {
   std::vector<AddressEdge> edges_;
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"file", "a user-given edge list (one \"ADDR ADDR\" per line)", 60,
+     [](const GraphOptions& o) -> std::unique_ptr<Graph> {
+       if (o.file.empty()) throw UserError("graph 'file' needs the path of an edge list (--graph-file)");
+       return std::make_unique<FileGraph>(o.file);
+     }});
 
-std::unique_ptr<Graph> make_file_graph(const std::string& path) {
-  return std::make_unique<FileGraph>(path);
-}
+}  // namespace
 
 }  // namespace chorus::topology_detail
 

@@ -104,11 +104,11 @@ struct GraphOptions {
   std::string file;               // edge list of the file graph
 };
 
-// The graph called `name` (one of graph_names()).
+// The graph called `name` (one of graph_names(): graph_registry.h).
 std::unique_ptr<Graph> make_graph(std::string_view name, const GraphOptions& options = {});
 
 // Names make_graph accepts, in the order the diagnostics list them.
-const std::vector<std::string>& graph_names();
+std::vector<std::string> graph_names();
 
 // The peer `self` exchanges with in `round` under graph.matching(), or nullopt when it sits
 // this round out. Throws UserError when `self` is not a member of the view.

@@ -1,6 +1,6 @@
 #pragma once
-// Private to topology/: the built-in graph kinds (created by make_graph) and the helpers
-// they share. Every function here is pure.
+// Private to topology/: the helpers the built-in graphs (graph_registry.h) share. Every
+// function here is pure.
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,13 +8,6 @@
 #include "topology/graph.h"
 
 namespace chorus::topology_detail {
-
-std::unique_ptr<Graph> make_ring_graph();
-std::unique_ptr<Graph> make_complete_graph();
-std::unique_ptr<Graph> make_random_graph(std::size_t degree);
-std::unique_ptr<Graph> make_exponential_graph();
-std::unique_ptr<Graph> make_torus_graph();
-std::unique_ptr<Graph> make_file_graph(const std::string& path);
 
 // Adds the undirected edge a-b (a != b) to `edges`.
 void link(Adjacency& edges, std::size_t a, std::size_t b);

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -87,13 +88,16 @@ class RandomGraph final : public Graph {
   }
 
   std::size_t degree_;
-  std::unique_ptr<Graph> complete_ = make_complete_graph();
+  std::unique_ptr<Graph> complete_ = make_graph("complete");
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"random", "per round, k random neighbours (--graph-degree)", 30,
+     [](const GraphOptions& o) -> std::unique_ptr<Graph> {
+       if (o.random_degree < 1) throw UserError("random graph degree must be at least 1");
+       return std::make_unique<RandomGraph>(o.random_degree);
+     }});
 
-std::unique_ptr<Graph> make_random_graph(std::size_t degree) {
-  return std::make_unique<RandomGraph>(degree);
-}
+}  // namespace
 
 }  // namespace chorus::topology_detail

@@ -1,5 +1,6 @@
 // The ring: members in hash order, each linked to its two ring neighbours.
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -21,8 +22,10 @@ class RingGraph final : public Graph {
   }
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"ring", "members in hash order, each linked to its predecessor and successor", 10,
+     [](const GraphOptions&) -> std::unique_ptr<Graph> { return std::make_unique<RingGraph>(); }});
 
-std::unique_ptr<Graph> make_ring_graph() { return std::make_unique<RingGraph>(); }
+}  // namespace
 
 }  // namespace chorus::topology_detail

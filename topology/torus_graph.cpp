@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "topology/graph_kinds.h"
+#include "topology/graph_registry.h"
 #include "topology/hash_order.h"
 
 namespace chorus::topology_detail {
@@ -63,8 +64,10 @@ class TorusGraph final : public Graph {
   }
 };
 
-}  // namespace
+const bool registered = graph_registry().add(
+    {"torus", "a 2-D grid on the hash order with wrap-around", 50,
+     [](const GraphOptions&) -> std::unique_ptr<Graph> { return std::make_unique<TorusGraph>(); }});
 
-std::unique_ptr<Graph> make_torus_graph() { return std::make_unique<TorusGraph>(); }
+}  // namespace
 
 }  // namespace chorus::topology_detail

@@ -119,8 +119,9 @@ class Backend {
 // The CPU backend (Eigen). Always available.
 std::unique_ptr<Backend> make_cpu_backend();
 
-// "cpu", "cuda" or "auto" (CUDA when this build has it and a device is present).
-// Throws UserError for "cuda" without a usable GPU, and for unknown names.
+// A registered backend (backend_registry.h): "cpu", "cuda" or "auto" (CUDA when this build has
+// it and a device is present). Throws UserError for "cuda" without a usable GPU, and for
+// unknown names.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
 // Whether this build has the CUDA backend compiled in, and whether a device is usable now.

@@ -47,10 +47,11 @@ class Layer {
 
 class Model {
  public:
-  // "mlp": 784-256-128-10 with ReLU. "cnn": conv5x5(16)-pool-conv5x5(32)-pool-fc128-fc10.
-  // Throws UserError for an unknown name.
+  // The registered model `name` (model_registry.h: mlp, cnn). Throws UserError for an
+  // unknown name.
   static std::unique_ptr<Model> create(const std::string& name, Backend& backend, int max_batch,
                                        std::uint64_t seed);
+  // The registered models' names, in listing order.
   static std::vector<std::string> names();
 
   Model(std::string name, Backend& backend, SampleShape input,

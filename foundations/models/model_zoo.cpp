@@ -1,9 +1,9 @@
 // The models chorus can train, by name. Both take Fashion-MNIST images (1, 28, 28) and give
 // 10 logits; the architectures and initialisation match their PyTorch equivalents
 // (nn.Linear / nn.Conv2d defaults), so runs compare with a PyTorch baseline.
-#include "foundations/base/error.h"
 #include "foundations/models/layers.h"
 #include "foundations/models/model.h"
+#include "foundations/models/model_registry.h"
 
 namespace chorus {
 
@@ -36,21 +36,24 @@ std::vector<std::unique_ptr<Layer>> cnn_layers() {
   return layers;
 }
 
+const bool mlp_registered = model_registry().add(
+    {"mlp", "784-256-128-10 with ReLU", 10, kImage, mlp_layers});
+const bool cnn_registered = model_registry().add(
+    {"cnn", "conv5x5(16)-pool-conv5x5(32)-pool-fc128-fc10 with ReLU", 20, kImage, cnn_layers});
+
 }  // namespace
 
-std::vector<std::string> Model::names() { return {"mlp", "cnn"}; }
+Registry<ModelRecord>& model_registry() {
+  static Registry<ModelRecord> registry("model");
+  return registry;
+}
+
+std::vector<std::string> Model::names() { return model_registry().names(); }
 
 std::unique_ptr<Model> Model::create(const std::string& name, Backend& backend, int max_batch,
                                      std::uint64_t seed) {
-  std::vector<std::unique_ptr<Layer>> layers;
-  if (name == "mlp") {
-    layers = mlp_layers();
-  } else if (name == "cnn") {
-    layers = cnn_layers();
-  } else {
-    throw UserError("unknown model '" + name + "' (choose mlp or cnn)");
-  }
-  return std::make_unique<Model>(name, backend, kImage, std::move(layers), max_batch, seed);
+  const ModelRecord& record = model_registry().get(name);
+  return std::make_unique<Model>(name, backend, record.input, record.layers(), max_batch, seed);
 }
 
 }  // namespace chorus

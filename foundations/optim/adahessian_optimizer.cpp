@@ -26,7 +26,7 @@
 #include <cmath>
 
 #include "foundations/base/error.h"
-#include "foundations/optim/optimizer_kinds.h"
+#include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::optim {
 
@@ -99,11 +99,12 @@ class AdaHessianOptimizer final : public Optimizer {
   bool have_hessian_ = false;  // D computed by this object (state copied in is not trusted)
 };
 
+const bool registered = optimizer_registry().add(
+    {"adahessian", "AdaHessian: Adam on a Hutchinson estimate of the Hessian diagonal", 30, 0.05f,
+     [](const OptimizerConfig& config, Backend& backend, float* params, float* grads, std::size_t n)
+        -> std::unique_ptr<Optimizer> {
+       return std::make_unique<AdaHessianOptimizer>(config, backend, params, grads, n);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Optimizer> make_adahessian(const OptimizerConfig& config, Backend& backend,
-                                           float* params, float* grads, std::size_t n) {
-  return std::make_unique<AdaHessianOptimizer>(config, backend, params, grads, n);
-}
-
 }  // namespace chorus::optim

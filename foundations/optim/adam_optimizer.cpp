@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "foundations/base/error.h"
-#include "foundations/optim/optimizer_kinds.h"
+#include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::optim {
 
@@ -38,11 +38,12 @@ class AdamOptimizer final : public Optimizer {
   OptimizerConfig config_;
 };
 
+const bool registered = optimizer_registry().add(
+    {"adam", "Adam with decoupled weight decay, as AdamW", 20, 1e-3f,
+     [](const OptimizerConfig& config, Backend& backend, float* params, float* grads, std::size_t n)
+        -> std::unique_ptr<Optimizer> {
+       return std::make_unique<AdamOptimizer>(config, backend, params, grads, n);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Optimizer> make_adam(const OptimizerConfig& config, Backend& backend,
-                                     float* params, float* grads, std::size_t n) {
-  return std::make_unique<AdamOptimizer>(config, backend, params, grads, n);
-}
-
 }  // namespace chorus::optim

@@ -22,7 +22,7 @@
 namespace chorus {
 
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adam | adahessian
+  std::string name = "sgd";  // a registered optimizer: sgd | adam | adahessian
   float momentum = 0.9f;
   bool nesterov = false;
   float weight_decay = 0.0f;
@@ -41,7 +41,10 @@ class Optimizer {
   // Throws UserError for an unknown name.
   static std::unique_ptr<Optimizer> create(const OptimizerConfig& config, Backend& backend,
                                            float* params, float* grads, std::size_t n);
+  // The registered optimizers (optimizer_registry.h), in listing order.
   static std::vector<std::string> names();
+  // The peak learning rate of optimizer `name` when none is given; UserError for an unknown one.
+  static float default_lr(const std::string& name);
 
   virtual ~Optimizer() = default;
   virtual std::string name() const = 0;

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "foundations/base/error.h"
-#include "foundations/optim/optimizer_kinds.h"
+#include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::optim {
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "foundations/base/error.h"
-#include "foundations/optim/optimizer_kinds.h"
+#include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::optim {
 
@@ -40,11 +40,12 @@ class SgdOptimizer final : public Optimizer {
   bool nesterov_;
 };
 
+const bool registered = optimizer_registry().add(
+    {"sgd", "SGD with momentum, optionally Nesterov, and weight decay", 10, 0.05f,
+     [](const OptimizerConfig& config, Backend& backend, float* params, float* grads, std::size_t n)
+        -> std::unique_ptr<Optimizer> {
+       return std::make_unique<SgdOptimizer>(config, backend, params, grads, n);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Optimizer> make_sgd(const OptimizerConfig& config, Backend& backend,
-                                    float* params, float* grads, std::size_t n) {
-  return std::make_unique<SgdOptimizer>(config, backend, params, grads, n);
-}
-
 }  // namespace chorus::optim

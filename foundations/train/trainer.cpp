@@ -17,12 +17,6 @@ std::uint64_t same_fraction(std::uint64_t offset, std::uint64_t from, std::uint6
 }
 }  // namespace
 
-float Trainer::default_lr(const std::string& optimizer) {
-  if (optimizer == "sgd") return 0.05f;
-  if (optimizer == "adahessian") return 0.05f;
-  return 1e-3f;
-}
-
 Trainer::Trainer(const TrainConfig& config, const Dataset& train, const Dataset& test)
     : config_(config),
       train_(train),
@@ -32,7 +26,7 @@ Trainer::Trainer(const TrainConfig& config, const Dataset& train, const Dataset&
   if (config_.batch < 1) throw UserError("--batch must be at least 1");
   if (config_.epochs < 1) throw UserError("--epochs must be at least 1");
   if (config_.lr < 0) throw UserError("--lr must not be negative");
-  if (config_.lr == 0) config_.lr = default_lr(config_.optimizer.name);
+  if (config_.lr == 0) config_.lr = Optimizer::default_lr(config_.optimizer.name);
   if (cursor_.shard_size() == 0) throw UserError("this peer's data shard is empty");
 
   backend_ = make_backend(config_.backend);

@@ -27,7 +27,7 @@ struct TrainConfig {
   std::string backend = "cpu";
   int epochs = 5;
   int batch = 64;
-  float lr = 0.0f;  // 0: the optimizer's default (sgd 0.05, adam/adahessian 1e-3… see trainer.cpp)
+  float lr = 0.0f;  // 0: the optimizer's default (Optimizer::default_lr)
   float min_lr = 0.0f;
   std::string decay = "cosine";
   std::int64_t warmup_steps = 100;
@@ -80,7 +80,6 @@ class Trainer {
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   std::int64_t total_steps() const { return steps_per_epoch_ * config_.epochs; }
 
-  static float default_lr(const std::string& optimizer);
 
  private:
   void upload_batch(const std::vector<std::uint32_t>& indices, const Dataset& data);

@@ -1,9 +1,14 @@
 // `local`: no exchange at all — each peer trains alone on its shard. The baseline that
 // exercises the peer runtime (membership, checkpoints, logs) without any averaging.
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 
 namespace chorus {
 namespace {
+
+struct LocalOptions {
+  void declare(OptionSet&) {}
+  void check() const {}
+};
 
 class LocalStrategy final : public Strategy {
  public:
@@ -11,10 +16,10 @@ class LocalStrategy final : public Strategy {
   void after_update(std::int64_t) override {}
 };
 
+const bool registered = register_strategy<LocalOptions>(
+    {"local", "none", "no exchange: each peer trains alone (the baseline)", 0,
+     [](PeerServices&, const LocalOptions&) -> std::unique_ptr<Strategy> { return std::make_unique<LocalStrategy>(); },
+     /*exchanges=*/false});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_local_strategy(PeerServices&) {
-  return std::make_unique<LocalStrategy>();
-}
-
 }  // namespace chorus

@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-#include "peers/exchange/strategy.h"
+#include "peers/exchange/comm_stats.h"
 
 namespace chorus {
 

@@ -12,26 +12,34 @@
 // Threading: exchange() on the training thread; the push/fetch round on the merge thread with
 // --overlap S >= 0 (x ← θ + (x − s), so the steps taken meanwhile go into the next Δ), else
 // inline; the store shards live on the channel thread. Waits are bounded by
-// Timings::exchange_timeout and skip an owner as soon as it leaves the view. finish() hands
+// ExchangeTimings::exchange_timeout and skip an owner as soon as it leaves the view. finish() hands
 // every held shard to its next owners.
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/sharded_store.h"
-#include "peers/gossip/strategies.h"
 
 namespace chorus {
 namespace {
 
 using namespace gossip;
 
-class DownpourStrategy final : public PeerExchange {
+struct DownpourOptions {
+  int tau = 4;
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    declare_tau_option(set, tau);
+    merge.declare(set);
+  }
+  void check() const {}
+};
+
+class DownpourStrategy final : public PeerExchangeOf<DownpourOptions> {
  public:
-  DownpourStrategy(PeerServices& services, Timings timings)
-      : PeerExchange(services, timings),
+  DownpourStrategy(PeerServices& services, const DownpourOptions& o)
+      : PeerExchangeOf(services, o),
         store_(channel(), services.membership, services.transport.id(), services.model.size(),
-               StoreConfig{1.0f, services.options.dynamic_weights, DynamicWeightConfig{}}) {
-    if (services.options.tau < 1) throw UserError("--tau must be at least 1");
+               StoreConfig{1.0f, o.merge.dynamic_weights, DynamicWeightConfig{}}) {
     start();
   }
   ~DownpourStrategy() override {
@@ -93,14 +101,9 @@ class DownpourStrategy final : public PeerExchange {
   std::vector<float> base_;  // x as last fetched (per shard), the origin of the next Δ
 };
 
+const bool registered = register_strategy<DownpourOptions>(
+    {"downpour", "baseline", "asynchronous delayed-gradient SGD on a sharded parameter store (Downpour)", 80,
+     [](PeerServices& s, const DownpourOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<DownpourStrategy>(s, o); }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_downpour_strategy(PeerServices& services) {
-  return std::make_unique<DownpourStrategy>(services, gossip::Timings{});
-}
-
-std::unique_ptr<Strategy> make_downpour_strategy(PeerServices& services, const gossip::Timings& timings) {
-  return std::make_unique<DownpourStrategy>(services, timings);
-}
-
 }  // namespace chorus

@@ -12,28 +12,36 @@
 //
 // Threading: exchange() on the training thread; the round of requests on the merge thread with
 // --overlap S >= 0 (x ← x̄ + (x − s)), else inline; the center shards live on the channel
-// thread (ShardedStore). Waits are bounded by Timings::exchange_timeout and skip an owner as
+// thread (ShardedStore). Waits are bounded by ExchangeTimings::exchange_timeout and skip an owner as
 // soon as it leaves the view. finish() hands every held shard to its next owners.
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/sharded_store.h"
-#include "peers/gossip/strategies.h"
 
 namespace chorus {
 namespace {
 
 using namespace gossip;
 
-class EasgdStrategy final : public PeerExchange {
+struct EasgdOptions {
+  float alpha = 0.5f;
+  int tau = 4;
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.real("alpha", alpha, "Moving rate of the elastic exchange", Interval::left_open(0, 1));
+    declare_tau_option(set, tau);
+    merge.declare(set);
+  }
+  void check() const {}
+};
+
+class EasgdStrategy final : public PeerExchangeOf<EasgdOptions> {
  public:
-  EasgdStrategy(PeerServices& services, Timings timings)
-      : PeerExchange(services, timings),
+  EasgdStrategy(PeerServices& services, const EasgdOptions& o)
+      : PeerExchangeOf(services, o),
         store_(channel(), services.membership, services.transport.id(), services.model.size(),
-               StoreConfig{services.options.alpha, services.options.dynamic_weights, DynamicWeightConfig{}}) {
-    const auto& o = services.options;
-    if (!(o.alpha > 0 && o.alpha <= 1)) throw UserError("--alpha must be in (0, 1] for easgd");
-    if (o.tau < 1) throw UserError("--tau must be at least 1");
+               StoreConfig{o.alpha, o.merge.dynamic_weights, DynamicWeightConfig{}}) {
     store_.on_late([this](std::size_t shard, std::span<const float> sent, const ShardAnswer& a) {
       if (a.status != StoreStatus::ok || a.values.size() != sent.size()) return;
       const float rate = pull_rate(a.currency);
@@ -86,14 +94,9 @@ class EasgdStrategy final : public PeerExchange {
   ShardedStore store_;
 };
 
+const bool registered = register_strategy<EasgdOptions>(
+    {"easgd", "elastic", "elastic averaging with a center sharded over the live peers (EASGD without a server)", 60,
+     [](PeerServices& s, const EasgdOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<EasgdStrategy>(s, o); }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_easgd_strategy(PeerServices& services) {
-  return std::make_unique<EasgdStrategy>(services, gossip::Timings{});
-}
-
-std::unique_ptr<Strategy> make_easgd_strategy(PeerServices& services, const gossip::Timings& timings) {
-  return std::make_unique<EasgdStrategy>(services, timings);
-}
-
 }  // namespace chorus

@@ -37,17 +37,16 @@
 // thread with --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still
 // runs is skipped and that round's partner refused), else inline; offers and refusals are
 // handled on the channel thread (never waiting on training). State shared between them is
-// under mutex_. Every wait is bounded by Timings::exchange_timeout and gives up as soon as the
+// under mutex_. Every wait is bounded by ExchangeTimings::exchange_timeout and gives up as soon as the
 // partner leaves the view.
 #include <limits>
 #include <map>
 #include <set>
 
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/published_snapshot.h"
-#include "peers/gossip/strategies.h"
 #include "topology/graph.h"
 #include "topology/hash_order.h"
 
@@ -59,14 +58,27 @@ using namespace gossip;
 constexpr std::uint64_t kSaltElasticSchedule = 0x656c617374696331ull;
 constexpr std::size_t kMaxPending = 16;
 
-class ElasticGossipStrategy final : public PeerExchange {
+struct ElasticGossipOptions {
+  float alpha = 0.5f;
+  int tau = 4;
+  float p = 0.0f;
+  std::string graph = "ring";
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.real("alpha", alpha, "Moving rate of the elastic exchange", Interval::left_open(0, 1));
+    declare_tau_option(set, tau);
+    set.real("p", p, "Exchange with probability P at each step instead of every tau steps (0: every tau)",
+             Interval::closed(0, 1));
+    declare_graph_option(set, graph);
+    merge.declare(set);
+  }
+  void check() const {}
+};
+
+class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> {
  public:
-  ElasticGossipStrategy(PeerServices& services, Timings timings)
-      : PeerExchange(services, timings), graph_(graph_from_option(services.options.graph)), mailbox_(64) {
-    const auto& o = services.options;
-    if (!(o.alpha > 0 && o.alpha <= 1)) throw UserError("--alpha must be in (0, 1] for elastic-gossip");
-    if (o.p < 0 || o.p > 1) throw UserError("--p must be in [0, 1]");
-    if (o.p == 0 && o.tau < 1) throw UserError("--tau must be at least 1");
+  ElasticGossipStrategy(PeerServices& services, const ElasticGossipOptions& o)
+      : PeerExchangeOf(services, o), graph_(graph_from_option(o.graph)), mailbox_(64) {
     channel().on(kElasticOffer, [this](Letter&& l) { on_offer(std::move(l)); });
     channel().on(kElasticNack, [this](Letter&& l) { on_nack(std::move(l)); });
     channel().on(kElasticReply, [this](Letter&& l) { on_reply(std::move(l)); });
@@ -384,27 +396,24 @@ class ElasticGossipStrategy final : public PeerExchange {
   }
 
   std::unique_ptr<Graph> graph_;
-  RoundClock clock_{RoundClock::jump_for(options())};
+  RoundClock clock_{RoundClock::jump_for(options().tau, options().p, options().merge.overlap)};
   Mailbox mailbox_;
   mutable std::mutex mutex_;  // processed_, active_, pending_, counters; held while filing offers
   std::uint64_t processed_ = 0;  // the latest round this peer has started (or skipped to)
   std::set<PairKey> active_;     // exchanges started and not yet answered
   std::map<PairKey, Pending> pending_;
-  const bool early_replies_ = options().overlap >= 1;
+  const bool early_replies_ = options().merge.overlap >= 1;
   PublishedSnapshot published_;  // what early replies send
   LetterHead published_head_;
   std::set<PairKey> answered_;  // offers answered before this peer reached their round
   std::uint64_t applied_ = 0, refused_ = 0, late_ = 0, skipped_ = 0, answered_early_ = 0;
 };
 
+const bool registered = register_strategy<ElasticGossipOptions>(
+    {"elastic-gossip", "elastic", "symmetric elastic exchange with a partner matched by the topology (Elastic Gossip)", 40,
+     [](PeerServices& s, const ElasticGossipOptions& o) -> std::unique_ptr<Strategy> {
+       return std::make_unique<ElasticGossipStrategy>(s, o);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_elastic_gossip_strategy(PeerServices& services) {
-  return std::make_unique<ElasticGossipStrategy>(services, gossip::Timings{});
-}
-
-std::unique_ptr<Strategy> make_elastic_gossip_strategy(PeerServices& services, const gossip::Timings& timings) {
-  return std::make_unique<ElasticGossipStrategy>(services, timings);
-}
-
 }  // namespace chorus

@@ -18,7 +18,7 @@ double GossipChannel::now_s() {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-GossipChannel::GossipChannel(Transport& transport, CommStats& stats, Timings timings, std::size_t max_values)
+GossipChannel::GossipChannel(Transport& transport, CommStats& stats, ExchangeTimings timings, std::size_t max_values)
     : transport_(transport), stats_(stats), timings_(timings), max_values_(max_values) {}
 
 GossipChannel::~GossipChannel() { stop(); }

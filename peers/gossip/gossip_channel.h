@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "peers/exchange/comm_stats.h"
+#include "peers/exchange/exchange_timings.h"
 #include "peers/exchange/strategy.h"
 #include "peers/gossip/letter.h"
 #include "peers/gossip/letter_kinds.h"
@@ -50,7 +52,7 @@ class GossipChannel {
   using Handler = std::function<void(Letter&&)>;
 
   // Letters of more than `max_values` floats are refused (malformed) before any allocation.
-  GossipChannel(Transport& transport, CommStats& stats, Timings timings = {},
+  GossipChannel(Transport& transport, CommStats& stats, ExchangeTimings timings = {},
                 std::size_t max_values = std::size_t{1} << 26);
   ~GossipChannel();
   GossipChannel(const GossipChannel&) = delete;
@@ -80,7 +82,7 @@ class GossipChannel {
   std::optional<double> last_heard(PeerId id) const;
 
   Transport& transport() { return transport_; }
-  const Timings& timings() const { return timings_; }
+  const ExchangeTimings& timings() const { return timings_; }
   ChannelCounters counters() const;
   // Seconds on the steady clock (the time base of Letter::received_s).
   static double now_s();
@@ -105,7 +107,7 @@ class GossipChannel {
 
   Transport& transport_;
   CommStats& stats_;
-  const Timings timings_;
+  const ExchangeTimings timings_;
   const std::size_t max_values_;
   std::map<std::uint16_t, Handler> handlers_;
   std::vector<std::function<void()>> ticks_;

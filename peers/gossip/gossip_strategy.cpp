@@ -47,16 +47,15 @@
 // --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still runs is
 // skipped, its value still sent to those who pull from this peer), else inline; received
 // values and shares are filed by the channel thread under mutex_. Waits are bounded by
-// Timings::exchange_timeout and skip a neighbour as soon as it leaves the view.
+// ExchangeTimings::exchange_timeout and skip a neighbour as soon as it leaves the view.
 #include <Eigen/Dense>
 #include <cmath>
 #include <set>
 
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/published_snapshot.h"
-#include "peers/gossip/strategies.h"
 #include "topology/graph.h"
 #include "topology/hash_order.h"
 #include "topology/topology_metrics.h"
@@ -66,18 +65,28 @@ namespace {
 
 using namespace gossip;
 
-class GossipStrategy final : public PeerExchange {
+struct GossipOptions {
+  std::string gossip = "pull";
+  int tau = 4;
+  std::string graph = "ring";
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.choice("gossip", gossip, "pull (average the neighbours' values) or push (push-sum)", {"pull", "push"});
+    declare_tau_option(set, tau);
+    declare_graph_option(set, graph);
+    merge.declare(set);
+  }
+  void check() const {}
+};
+
+class GossipStrategy final : public PeerExchangeOf<GossipOptions> {
  public:
-  GossipStrategy(PeerServices& services, Timings timings)
-      : PeerExchange(services, timings), graph_(graph_from_option(services.options.graph)), mailbox_(64) {
-    const auto& o = services.options;
-    if (o.gossip != "pull" && o.gossip != "push")
-      throw UserError("--gossip must be pull or push, not '" + o.gossip + "'");
-    if (o.tau < 1) throw UserError("--tau must be at least 1");
+  GossipStrategy(PeerServices& services, const GossipOptions& o)
+      : PeerExchangeOf(services, o), graph_(graph_from_option(o.graph)), mailbox_(64) {
     push_ = o.gossip == "push";
     channel().on(kPullValue, [this](Letter&& l) { on_value(std::move(l)); });
     channel().on(kPushShare, [this](Letter&& l) { on_share(std::move(l)); });
-    early_ = o.gossip == "pull" && o.overlap >= 1 && !graph_->directed();
+    early_ = o.gossip == "pull" && o.merge.overlap >= 1 && !graph_->directed();
     start();
   }
   ~GossipStrategy() override { shutdown(); }
@@ -390,7 +399,7 @@ class GossipStrategy final : public PeerExchange {
 
   std::unique_ptr<Graph> graph_;
   bool push_ = false;
-  RoundClock clock_{RoundClock::jump_for(options())};
+  RoundClock clock_{RoundClock::jump_for(options().tau, 0, options().merge.overlap)};
   Mailbox mailbox_;
   mutable std::mutex mutex_;
   std::uint64_t processed_ = 0;
@@ -405,14 +414,9 @@ class GossipStrategy final : public PeerExchange {
   std::uint64_t answered_early_ = 0;
 };
 
+const bool registered = register_strategy<GossipOptions>(
+    {"gossip", "gossip", "Gossiping SGD: average with the topology's neighbours by pull averaging or push-sum", 50,
+     [](PeerServices& s, const GossipOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<GossipStrategy>(s, o); }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_gossip_strategy(PeerServices& services) {
-  return std::make_unique<GossipStrategy>(services, gossip::Timings{});
-}
-
-std::unique_ptr<Strategy> make_gossip_strategy(PeerServices& services, const gossip::Timings& timings) {
-  return std::make_unique<GossipStrategy>(services, timings);
-}
-
 }  // namespace chorus

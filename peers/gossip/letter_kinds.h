@@ -1,7 +1,6 @@
 #pragma once
-// The kinds of letters (letter.h) the gossip-family strategies send, and the time bounds every
-// wait of theirs respects. One list so two strategies never reuse a kind.
-#include <chrono>
+// The kinds of letters (letter.h) the gossip-family strategies send. One list so two strategies
+// never reuse a kind.
 #include <cstdint>
 
 namespace chorus::gossip {
@@ -27,22 +26,6 @@ enum Kind : std::uint16_t {
   kLossReport = 30,
   kLeaderFetch = 31,
   kLeaderParams = 32,
-};
-
-struct Timings {
-  // Longest wait for a partner's / neighbour's / owner's answer; membership is re-checked
-  // every `poll`, so a dead peer costs about its detection time, not this.
-  std::chrono::milliseconds exchange_timeout{8000};
-  // The same for a peer never heard from yet (no greeting: it has not started its strategy);
-  // an exchange left waiting is completed later if the peer answers.
-  std::chrono::milliseconds first_contact_timeout{50};
-  std::chrono::milliseconds poll{20};
-  // Longest a send may wait for room at the destination.
-  std::chrono::milliseconds send_timeout{2000};
-  // How often the channel thread runs its periodic work (store reconciliation, expiry).
-  std::chrono::milliseconds tick{50};
-  // Partial letters (chunks missing) and unclaimed letters are dropped after this long.
-  std::chrono::milliseconds letter_ttl{60000};
 };
 
 }  // namespace chorus::gossip

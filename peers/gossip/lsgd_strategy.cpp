@@ -31,7 +31,7 @@
 //
 // Threading: every_step/exchange on the training thread; the election wait, fetches and pull
 // run on the merge thread with --overlap S >= 0 (x ← x̄ + (x − s)), else inline; reports and
-// fetches are handled on the channel thread. Waits are bounded (Timings::exchange_timeout) and
+// fetches are handled on the channel thread. Waits are bounded (ExchangeTimings::exchange_timeout) and
 // give up on a leader as soon as it leaves the view.
 #include <fmt/format.h>
 
@@ -41,10 +41,9 @@
 #include <thread>
 
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/leader_board.h"
 #include "peers/gossip/peer_exchange.h"
-#include "peers/gossip/strategies.h"
 #include "topology/groups.h"
 
 namespace chorus {
@@ -66,16 +65,29 @@ struct Snapshot {
   std::vector<float> values;
 };
 
-class LsgdStrategy final : public PeerExchange {
+struct LsgdOptions {
+  float lambda = 0.15f;
+  float lambda_local = 0.1f, lambda_global = 0.05f;
+  int tau = 1;
+  std::string groups = "host";
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.real("lambda", lambda, "Pull strength towards the leader", Interval::closed(0, 1));
+    set.real("lambda-local", lambda_local, "With groups: pull towards the group leader", Interval::closed(0, 1));
+    set.real("lambda-global", lambda_global, "With groups: pull towards the global leader", Interval::closed(0, 1));
+    declare_tau_option(set, tau);
+    declare_groups_option(set, groups);
+    merge.declare(set);
+  }
+  void check() const {
+    if (lambda_local + lambda_global > 1) throw UserError("--lambda-local plus --lambda-global must be at most 1");
+  }
+};
+
+class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
  public:
-  LsgdStrategy(PeerServices& services, Timings timings)
-      : PeerExchange(services, timings), rule_(parse_group_rule(services.options.groups)), mailbox_(16) {
-    const auto& o = services.options;
-    for (const auto& [flag, v] : {std::pair{"--lambda", o.lambda}, std::pair{"--lambda-local", o.lambda_local},
-                                  std::pair{"--lambda-global", o.lambda_global}})
-      if (!(v >= 0 && v <= 1)) throw UserError(std::string(flag) + " must be in [0, 1]");
-    if (o.lambda_local + o.lambda_global > 1) throw UserError("--lambda-local plus --lambda-global must be at most 1");
-    if (o.tau < 1) throw UserError("--tau must be at least 1");
+  LsgdStrategy(PeerServices& services, const LsgdOptions& o)
+      : PeerExchangeOf(services, o), rule_(parse_group_rule(o.groups)), mailbox_(16) {
     publish(services.params.pull(), 0);
     channel().on(kLossReport, [this](Letter&& l) {
       clock_.saw(l.head.round);
@@ -311,7 +323,7 @@ class LsgdStrategy final : public PeerExchange {
 
   GroupRule rule_;
   LeaderBoard board_{kRoundsKept};
-  RoundClock clock_{RoundClock::jump_for(options())};
+  RoundClock clock_{RoundClock::jump_for(options().tau, 0, options().merge.overlap)};
   Mailbox mailbox_;
   mutable std::mutex mutex_;  // ema_, published_, pulls_
   double ema_ = 0;
@@ -326,14 +338,9 @@ class LsgdStrategy final : public PeerExchange {
   std::map<PeerId, PulledCopy> pulled_;  // the copy last pulled towards, per leader (merge thread only)
 };
 
+const bool registered = register_strategy<LsgdOptions>(
+    {"lsgd", "leader", "pull towards the lowest-loss peer, with group and global leaders (LSGD)", 70,
+     [](PeerServices& s, const LsgdOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<LsgdStrategy>(s, o); }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_lsgd_strategy(PeerServices& services) {
-  return std::make_unique<LsgdStrategy>(services, gossip::Timings{});
-}
-
-std::unique_ptr<Strategy> make_lsgd_strategy(PeerServices& services, const gossip::Timings& timings) {
-  return std::make_unique<LsgdStrategy>(services, timings);
-}
-
 }  // namespace chorus

@@ -1,13 +1,16 @@
 #include "peers/gossip/peer_exchange.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <thread>
 
 namespace chorus::gossip {
 
-std::uint64_t RoundClock::jump_for(const StrategyOptions& o) {
-  const int tau = o.p > 0 ? 1 : std::max(1, o.tau);
-  const int lag = o.overlap > 0 ? (o.overlap + tau - 1) / tau : 0;
+std::uint64_t RoundClock::jump_for(int tau, float p, int overlap) {
+  tau = p > 0 ? 1 : std::max(1, tau);
+  const int lag = overlap > 0 ? (overlap + tau - 1) / tau : 0;
   return 3 + static_cast<std::uint64_t>(lag);
 }
 
@@ -25,12 +28,13 @@ std::uint64_t RoundClock::next() {
   return r;
 }
 
-PeerExchange::PeerExchange(PeerServices& services, Timings timings)
+PeerExchange::PeerExchange(PeerServices& services, const MergeOptions& merge)
     : services_(services),
-      timings_(timings),
+      timings_(services.timings),
+      dynamic_weights_(merge.dynamic_weights),
       self_id_(services.transport.id()),
-      channel_(services.transport, services.stats, timings, services.model.size()),
-      merge_(std::make_unique<OverlappedMerge>(services.options.overlap, services.stats)) {}
+      channel_(services.transport, services.stats, services.timings, services.model.size()),
+      merge_(std::make_unique<OverlappedMerge>(merge.overlap, services.stats)) {}
 
 PeerExchange::~PeerExchange() { shutdown(); }
 
@@ -169,6 +173,21 @@ std::unique_ptr<Graph> graph_from_option(const std::string& graph) {
   GraphOptions options;
   options.file = graph;
   return make_graph("file", options);
+}
+
+void declare_graph_option(OptionSet& set, std::string& graph) {
+  std::vector<std::string> built_in;
+  for (const auto& name : graph_names())
+    if (name != "file") built_in.push_back(name);
+  set.text("graph", graph,
+           fmt::format("Topology graph for choosing partners: {}, or the path of a file of edges (one \"ADDR ADDR\" "
+                       "per line)",
+                       fmt::join(built_in, ", ")),
+           [](const std::string& g) { graph_from_option(g); });
+}
+
+void declare_tau_option(OptionSet& set, int& tau) {
+  set.integer("tau", tau, "Steps between exchanges", 1, 1000000);
 }
 
 const Member* find_member(const View& view, PeerId id) {

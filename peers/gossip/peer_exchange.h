@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "peers/exchange/dynamic_weights.h"
+#include "peers/exchange/exchange_options.h"
 #include "peers/exchange/overlapped_merge.h"
 #include "peers/exchange/strategy.h"
 #include "peers/gossip/gossip_channel.h"
@@ -43,9 +44,10 @@ namespace chorus::gossip {
 // one that fell behind, catches up instead of never meeting anyone).
 class RoundClock {
  public:
-  // The jump for a strategy's options: 3 rounds, plus the rounds an overlapped merge may
-  // legitimately lag behind (S steps, at one round every tau steps, or every step with --p).
-  static std::uint64_t jump_for(const StrategyOptions& options);
+  // The jump for a strategy that exchanges every `tau` steps (or, with a probability p > 0,
+  // at any step) with overlap S: 3 rounds, plus the rounds an overlapped merge may
+  // legitimately lag behind (S steps, at one round every tau steps, or every step with p).
+  static std::uint64_t jump_for(int tau, float p, int overlap);
   explicit RoundClock(std::uint64_t jump = 3) : jump_(jump) {}
   void saw(std::uint64_t round);      // any thread
   std::uint64_t next();               // the training thread
@@ -83,7 +85,7 @@ class PeerExchange : public Strategy {
   std::int64_t current_step() const { return step_.load(); }
 
  protected:
-  PeerExchange(PeerServices& services, Timings timings);
+  PeerExchange(PeerServices& services, const MergeOptions& merge);
   void start();
   void shutdown();
 
@@ -106,9 +108,8 @@ class PeerExchange : public Strategy {
   virtual void leaving(std::span<float> params) { (void)params; }
 
   PeerServices& services() { return services_; }
-  const StrategyOptions& options() const { return services_.options; }
   OverlappedMerge& merge() { return *merge_; }
-  const Timings& timings() const { return timings_; }
+  const ExchangeTimings& timings() const { return timings_; }
   PeerId self_id() const { return self_id_; }
   std::int64_t since_start() const { return since_start_.load(); }
   bool stopping() const { return stopping_.load(); }
@@ -122,7 +123,7 @@ class PeerExchange : public Strategy {
   // while nothing has ever been heard from it.
   Mailbox::Clock::time_point deadline(PeerId peer) const;
 
-  bool dynamic() const { return services_.options.dynamic_weights; }
+  bool dynamic() const { return dynamic_weights_; }
   const DynamicWeightConfig& weight_config() const { return weights_; }
   Contribution own_contribution() const { return {current_step(), since_start(), 0.0}; }
   static Contribution contribution_of(const Letter& l);
@@ -138,7 +139,8 @@ class PeerExchange : public Strategy {
   void flush_notes();
 
   PeerServices& services_;
-  const Timings timings_;
+  const ExchangeTimings timings_;
+  const bool dynamic_weights_;
   const PeerId self_id_;
   DynamicWeightConfig weights_;
   GossipChannel channel_;
@@ -154,6 +156,19 @@ class PeerExchange : public Strategy {
   std::set<PeerId> greeted_;
 };
 
+// PeerExchange with the strategy's own option struct (strategy_registry.h), readable as
+// options() from the strategy's member initializers on.
+template <typename Options>
+class PeerExchangeOf : public PeerExchange {
+ protected:
+  PeerExchangeOf(PeerServices& services, const Options& options)
+      : PeerExchange(services, options.merge), options_(options) {}
+  const Options& options() const { return options_; }
+
+ private:
+  const Options options_;
+};
+
 }  // namespace chorus::gossip
 
 namespace chorus::gossip {
@@ -161,6 +176,10 @@ namespace chorus::gossip {
 // The graph named by --graph: a built-in name (graph_names()), or else a path to an edge-list
 // file (the `file` graph). Throws UserError as make_graph does.
 std::unique_ptr<Graph> graph_from_option(const std::string& graph);
+// Declares --graph (checked by building the graph when set).
+void declare_graph_option(OptionSet& set, std::string& graph);
+// Declares --tau, the steps between exchanges.
+void declare_tau_option(OptionSet& set, int& tau);
 
 // The member with this id in `view`, or null.
 const Member* find_member(const View& view, PeerId id);

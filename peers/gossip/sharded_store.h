@@ -17,7 +17,7 @@
 //             yet starts at the sender's x.
 //   add_fetch Downpour: x̃ ← x̃ + c Δ, reply x̃. A shard not held yet answers `missing`.
 //   init      x̃ ← data if the shard is not held yet; reply x̃.
-// The owner's updates reach the replica holder on the next tick (Timings::tick) as a copy.
+// The owner's updates reach the replica holder on the next tick (ExchangeTimings::tick) as a copy.
 // A request to a member that is not the owner in its own view is answered `not_owner`; the
 // requester skips that shard this time.
 //

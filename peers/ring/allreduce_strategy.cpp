@@ -10,9 +10,8 @@
 // collectives. (Deciding by "the member set changed since my last round" was not: a peer
 // restarted before the others noticed its death saw a change they did not, and waited alone
 // in a parameter average until the collective timeout, the others waiting for it meanwhile.)
-#include "foundations/base/error.h"
-#include "peers/exchange/host_grads.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/host_copy.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/ring/ring_session.h"
 
 namespace chorus {
@@ -20,13 +19,20 @@ namespace {
 
 constexpr std::int64_t kResyncEvery = 100;  // steps between parameter averages
 
+// No --overlap: the gradients are averaged inside every step, so there is nothing to overlap
+// (kavg --k 1 --overlap S averages parameters beside training).
+struct AllreduceOptions {
+  bool dynamic_weights = false;
+  void declare(OptionSet& set) {
+    set.flag("dynamic-weights", dynamic_weights, "Weight each peer's contribution by how current it is");
+  }
+  void check() const {}
+};
+
 class AllreduceStrategy final : public Strategy {
  public:
-  explicit AllreduceStrategy(PeerServices& s) : services_(s), session_(s), grads_(s.model) {
-    if (s.options.overlap >= 0)
-      throw UserError("allreduce averages the gradients inside every step, so --overlap has nothing to overlap; "
-                      "use kavg --k 1 --overlap S to average parameters beside training");
-  }
+  AllreduceStrategy(PeerServices& s, const AllreduceOptions& o)
+      : services_(s), session_(s, {.groups = "host", .dynamic_weights = o.dynamic_weights}), grads_(s.model) {}
   std::string name() const override { return "allreduce"; }
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
   bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override {
@@ -52,10 +58,11 @@ class AllreduceStrategy final : public Strategy {
   HostGrads grads_;
 };
 
+const bool registered = register_strategy<AllreduceOptions>(
+    {"allreduce", "ring", "average the gradients every step (ring all-reduce SGD)", 10,
+     [](PeerServices& s, const AllreduceOptions& o) -> std::unique_ptr<Strategy> {
+       return std::make_unique<AllreduceStrategy>(s, o);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_allreduce_strategy(PeerServices& services) {
-  return std::make_unique<AllreduceStrategy>(services);
-}
-
 }  // namespace chorus

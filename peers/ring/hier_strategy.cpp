@@ -6,19 +6,30 @@
 #include <fmt/format.h>
 
 #include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/ring/parameter_averaging.h"
 
 namespace chorus {
 namespace {
 
+struct HierOptions {
+  int k1 = 4, k2 = 16;
+  std::string groups = "host";
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.integer("k1", k1, "Average within the group every K1 steps", 1, 1000000);
+    set.integer("k2", k2, "Average across all peers every K2 steps (a multiple of K1)", 1, 1000000);
+    declare_groups_option(set, groups);
+    merge.declare(set);
+  }
+  void check() const {
+    if (k2 % k1 != 0) throw UserError(fmt::format("hier: --k2 must be a multiple of --k1 (got k1={}, k2={})", k1, k2));
+  }
+};
+
 class HierStrategy final : public ParameterAveraging {
  public:
-  explicit HierStrategy(PeerServices& s) : ParameterAveraging(s), k1_(s.options.k1), k2_(s.options.k2) {
-    if (k1_ < 1 || k2_ < 1 || k2_ % k1_ != 0)
-      throw UserError(fmt::format("hier: k1 and k2 must be at least 1 and k2 a multiple of k1 (got k1={}, k2={})",
-                                  k1_, k2_));
-  }
+  HierStrategy(PeerServices& s, const HierOptions& o) : ParameterAveraging(s, o.merge, o.groups), k1_(o.k1), k2_(o.k2) {}
   std::string name() const override { return "hier"; }
 
  protected:
@@ -44,10 +55,11 @@ class HierStrategy final : public ParameterAveraging {
   int k1_, k2_;
 };
 
+const bool registered = register_strategy<HierOptions>(
+    {"hier", "ring", "average in the group every K1 steps, across all every K2 (Hier-AVG)", 30,
+     [](PeerServices& s, const HierOptions& o) -> std::unique_ptr<Strategy> {
+       return std::make_unique<HierStrategy>(s, o);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_hier_strategy(PeerServices& services) {
-  return std::make_unique<HierStrategy>(services);
-}
-
 }  // namespace chorus

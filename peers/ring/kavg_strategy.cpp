@@ -3,20 +3,25 @@
 // K = 1 is parameter-averaging SGD. The round of (aligned) step s, a multiple of K, is s / K; between
 // averagings the member keeps answering the others (a member that lost a round asks).
 // With --overlap S the average runs on a merge thread while training goes on (parameter_averaging.h).
-#include <fmt/format.h>
-
-#include "foundations/base/error.h"
-#include "peers/exchange/strategy_kinds.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/ring/parameter_averaging.h"
 
 namespace chorus {
 namespace {
 
+struct KavgOptions {
+  int k = 8;
+  MergeOptions merge;
+  void declare(OptionSet& set) {
+    set.integer("k", k, "Average the parameters every K steps", 1, 1000000);
+    merge.declare(set);
+  }
+  void check() const {}
+};
+
 class KavgStrategy final : public ParameterAveraging {
  public:
-  explicit KavgStrategy(PeerServices& s) : ParameterAveraging(s), k_(s.options.k) {
-    if (k_ < 1) throw UserError(fmt::format("kavg: k must be at least 1 (got {})", k_));
-  }
+  KavgStrategy(PeerServices& s, const KavgOptions& o) : ParameterAveraging(s, o.merge), k_(o.k) {}
   std::string name() const override { return "kavg"; }
 
  protected:
@@ -29,10 +34,11 @@ class KavgStrategy final : public ParameterAveraging {
   int k_;
 };
 
+const bool registered = register_strategy<KavgOptions>(
+    {"kavg", "ring", "average the parameters every K steps (K-AVG)", 20,
+     [](PeerServices& s, const KavgOptions& o) -> std::unique_ptr<Strategy> {
+       return std::make_unique<KavgStrategy>(s, o);
+     }});
+
 }  // namespace
-
-std::unique_ptr<Strategy> make_kavg_strategy(PeerServices& services) {
-  return std::make_unique<KavgStrategy>(services);
-}
-
 }  // namespace chorus

@@ -4,11 +4,12 @@
 
 namespace chorus {
 
-ParameterAveraging::ParameterAveraging(PeerServices& services)
+ParameterAveraging::ParameterAveraging(PeerServices& services, const MergeOptions& merge, const std::string& groups)
     : services_(services),
-      session_(services, services.options.overlap >= 0 ? RingSession::Timing::counted_by_caller
-                                                        : RingSession::Timing::counted_here),
-      merge_(services.options.overlap, services.stats) {}
+      session_(services, {groups, merge.dynamic_weights,
+                          merge.overlap >= 0 ? RingSession::Timing::counted_by_caller
+                                             : RingSession::Timing::counted_here}),
+      merge_(merge.overlap, services.stats) {}
 
 void ParameterAveraging::after_update(std::int64_t step) {
   session_.saw_step(step);

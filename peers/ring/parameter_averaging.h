@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 
+#include "peers/exchange/exchange_options.h"
 #include "peers/exchange/overlapped_merge.h"
 #include "peers/exchange/strategy.h"
 #include "peers/ring/ring_session.h"
@@ -32,7 +33,8 @@ class ParameterAveraging : public Strategy {
   }
 
  protected:
-  explicit ParameterAveraging(PeerServices& services);
+  // `groups`: the group rule of group collectives (hier).
+  ParameterAveraging(PeerServices& services, const MergeOptions& merge, const std::string& groups = "host");
 
   // Whether the collectives run at `aligned_step` (RingSession::aligned of the local step).
   virtual bool boundary(std::int64_t aligned_step) const = 0;

@@ -1,9 +1,8 @@
 #include "peers/ring/ring_session.h"
 
-#include "foundations/base/error.h"
-
 #include <fmt/format.h>
 
+#include "foundations/base/error.h"
 #include "peers/exchange/dynamic_weights.h"
 #include "topology/hash_order.h"
 
@@ -28,9 +27,13 @@ RingView group_ring_view(const View& view, const GroupRule& rule, PeerId self, s
   return r;
 }
 
-RingSession::RingSession(PeerServices& services, Timing timing, std::chrono::milliseconds timeout)
-    : services_(services), ring_(services.transport), rule_(parse_group_rule(services.options.groups)),
-      timing_(timing), timeout_(timeout) {}
+RingSession::RingSession(PeerServices& services, const Config& config)
+    : services_(services),
+      ring_(services.transport),
+      rule_(parse_group_rule(config.groups)),
+      dynamic_weights_(config.dynamic_weights),
+      timing_(config.timing),
+      timeout_(config.timeout) {}
 
 bool RingSession::wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
   ring_.greet(ring_view(view).members);
@@ -53,7 +56,7 @@ void RingSession::saw_step(std::int64_t step) {
 }
 
 double RingSession::contribution_weight() const {
-  if (!services_.options.dynamic_weights) return 1.0;
+  if (!dynamic_weights_) return 1.0;
   const std::int64_t first = first_step_.load(), last = last_step_.load();
   Contribution c;
   c.step = -behind_;  // against a newest step of 0

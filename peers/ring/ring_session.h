@@ -53,8 +53,13 @@ class RingSession {
   // comm_s, and idle_s only for the time the trainer waits).
   enum class Timing { counted_here, counted_by_caller };
 
-  explicit RingSession(PeerServices& services, Timing timing = Timing::counted_here,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  struct Config {
+    std::string groups = "host";   // the group rule of Scope::group (topology/groups.h)
+    bool dynamic_weights = false;  // weigh this member by its currency (see above)
+    Timing timing = Timing::counted_here;
+    std::chrono::milliseconds timeout = std::chrono::seconds(60);  // longest wait of one collective
+  };
+  RingSession(PeerServices& services, const Config& config);
 
   // This peer's step as the swarm counts it (the local step plus the offset learned from
   // skipped rounds).
@@ -80,6 +85,7 @@ class RingSession {
   PeerServices& services_;
   RingAllreduce ring_;
   GroupRule rule_;
+  bool dynamic_weights_;
   Timing timing_;
   std::chrono::milliseconds timeout_;
   std::atomic<std::int64_t> step_offset_{0};  // the others' step minus ours

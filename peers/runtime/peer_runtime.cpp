@@ -27,6 +27,7 @@
 #include "foundations/transport/zmq_transport.h"
 #include "peers/membership/membership.h"
 #include "peers/runtime/peer_runtime.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/runtime/state_transfer.h"
 
 namespace chorus {
@@ -109,6 +110,7 @@ class PeerRun {
   CommStats stats_;
   std::unique_ptr<HostParams> host_params_;
   std::unique_ptr<PeerServices> services_;
+  std::unique_ptr<StrategySettings> settings_;
   std::unique_ptr<Strategy> strategy_;  // uses the members above: declared (so destroyed) last
   std::uint64_t known_view_ = 0;
   std::size_t view_size_ = 1;
@@ -188,6 +190,7 @@ void PeerRun::save_checkpoint(const char* why) {
 }
 
 int PeerRun::run() {
+  settings_ = strategy_settings(config_.strategy, config_.strategy_options);  // a bad option fails before any work
   install_signal_handlers();
   std::optional<TrainingState> resume;
   if (!config_.checkpoint_dir.empty()) {
@@ -230,7 +233,7 @@ int PeerRun::run() {
                         {"address", self.address},
                         {"incarnation", identity_.incarnation},
                         {"joined", joined},
-                        {"strategy", config_.strategy.name},
+                        {"strategy", config_.strategy},
                         {"view", view.size()}});
 
   TrainConfig tcfg = config_.train;
@@ -265,8 +268,8 @@ int PeerRun::run() {
   host_params_ = std::make_unique<HostParams>(trainer_->model());
   services_ = std::make_unique<PeerServices>(PeerServices{
       *transport_, *membership_, trainer_->model(), *host_params_, *log_, stats_,
-      config_.strategy, config_.train.seed});
-  strategy_ = make_strategy(*services_);
+      config_.train.seed});
+  strategy_ = make_strategy(*services_, *settings_);
   // Joiners are served from the state server's own thread, from snapshots taken here at step
   // boundaries: a peer blocked in a collective or a slow step still answers at once.
   BackgroundStateServer state_server(*transport_);

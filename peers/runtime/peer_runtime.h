@@ -10,10 +10,10 @@
 // strategy.h). Errors a user can fix are UserErrors (exit 2).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "foundations/train/trainer.h"
-#include "peers/exchange/strategy.h"
 
 namespace chorus {
 
@@ -40,7 +40,9 @@ struct PeerConfig {
   // keep the process's own), so that on cores shared with other peers a merge's threads
   // preempt training instead of waiting for a time slice. 0: unchanged.
   int trainer_nice = 0;
-  StrategyOptions strategy;
+  std::string strategy = "local";  // a registered strategy (strategy_registry.h)
+  // Its options as given: name without dashes, value as text ("" for a flag).
+  std::vector<std::pair<std::string, std::string>> strategy_options;
 };
 
 // Runs the peer; returns the process exit code.

@@ -6,6 +6,8 @@
 // the strategy's after_update exactly like the peer loop), kills a peer (its strategy, then
 // its membership without a leave, then its transport — as a crash), and reads parameters and
 // the strategies' diagnostics.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,7 +26,7 @@
 #include "foundations/transport/inproc_transport.h"
 #include "peers/exchange/strategy.h"
 #include "peers/gossip/peer_exchange.h"
-#include "peers/gossip/strategies.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/membership/membership.h"
 #include "tests/inproc_peer.h"
 
@@ -34,8 +36,8 @@ using namespace chorus;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-inline gossip::Timings test_timings() {
-  gossip::Timings t;
+inline ExchangeTimings test_timings() {
+  ExchangeTimings t;
   t.exchange_timeout = std::chrono::milliseconds(4000);
   t.poll = std::chrono::milliseconds(10);
   t.send_timeout = std::chrono::milliseconds(1000);
@@ -43,15 +45,36 @@ inline gossip::Timings test_timings() {
   return t;
 }
 
-inline std::unique_ptr<Strategy> make(PeerServices& s, const gossip::Timings& t) {
-  const std::string& n = s.options.name;
-  if (n == "elastic-gossip") return make_elastic_gossip_strategy(s, t);
-  if (n == "gossip") return make_gossip_strategy(s, t);
-  if (n == "easgd") return make_easgd_strategy(s, t);
-  if (n == "lsgd") return make_lsgd_strategy(s, t);
-  if (n == "downpour") return make_downpour_strategy(s, t);
-  return make_strategy(s);
-}
+// The options these tests give the gossip-family strategies, as fields; choice() passes a
+// strategy only the ones it declares (the command line would refuse the others).
+struct TestOptions {
+  std::string name;
+  int tau = 0;  // 0: the strategy's default
+  float alpha = 0.5f, p = 0.0f, lambda = 0.15f, lambda_local = 0.1f, lambda_global = 0.05f;
+  std::string gossip = "pull", graph = "ring", groups = "host";
+  int overlap = -1;
+  bool dynamic_weights = false;
+
+  chorus_test::StrategyChoice choice() const {
+    const auto declared = strategy_registry().get(name).settings();
+    chorus_test::StrategyChoice c{name, {}};
+    const auto give = [&](const std::string& option, const std::string& value) {
+      if (declared->options().find(option)) c.set(option, value);
+    };
+    if (tau > 0) give("tau", std::to_string(tau));
+    give("alpha", fmt::format("{}", alpha));
+    give("p", fmt::format("{}", p));
+    give("lambda", fmt::format("{}", lambda));
+    give("lambda-local", fmt::format("{}", lambda_local));
+    give("lambda-global", fmt::format("{}", lambda_global));
+    give("gossip", gossip);
+    give("graph", graph);
+    give("groups", groups);
+    give("overlap", std::to_string(overlap));
+    if (dynamic_weights) give("dynamic-weights", "");
+    return c;
+  }
+};
 
 struct Node : chorus_test::InprocPeer {
   std::thread runner;
@@ -72,8 +95,8 @@ using StepFn = std::function<void(std::size_t peer, std::int64_t step, std::span
 
 class Swarm {
  public:
-  Swarm(std::size_t n, StrategyOptions options, int inputs = 15, int outputs = 4,
-        gossip::Timings timings = test_timings())
+  Swarm(std::size_t n, TestOptions options, int inputs = 15, int outputs = 4,
+        ExchangeTimings timings = test_timings())
       : options_(std::move(options)), timings_(timings) {
     nodes_.resize(n);
     for (auto& nd : nodes_) nd = std::make_unique<Node>();
@@ -96,7 +119,7 @@ class Swarm {
       nd.backend->to_device(dx.data(), xb.data(), xb.size() * sizeof(float));
       nd.backend->to_device(dy.data(), &yb, sizeof yb);
       nd.model->train_batch(dx.data(), dy.data(), 1);
-      nd.start_strategy(options_, 7, [this](PeerServices& s) { return make(s, timings_); });
+      nd.start_strategy(options_.choice(), 7, timings_);
       nd.known_view = nd.membership->view().number;
       nd.strategy->on_view(nd.membership->view());
     }
@@ -219,8 +242,8 @@ class Swarm {
 
  private:
   std::shared_ptr<InprocHub> hub_ = std::make_shared<InprocHub>();
-  StrategyOptions options_;
-  gossip::Timings timings_;
+  TestOptions options_;
+  ExchangeTimings timings_;
   std::vector<std::unique_ptr<Node>> nodes_;
   StepFn running_fn_;
 };
@@ -244,12 +267,7 @@ inline std::vector<std::size_t> ranked_by_loss(Swarm& swarm) {
   return order;
 }
 
-inline StrategyOptions options_for(const std::string& name) {
-  StrategyOptions o;
-  o.name = name;
-  o.tau = default_tau(name);
-  return o;
-}
+inline TestOptions options_for(const std::string& name) { return TestOptions{name}; }
 
 // Deterministic pseudo-random floats in [-1, 1).
 inline std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {

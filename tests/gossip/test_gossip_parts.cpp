@@ -272,7 +272,7 @@ TEST_CASE("the gossip channel reassembles letters and drops malformed ones witho
   auto b = make_inproc_transport(hub, cb);
   CommStats sa, sb;
   GossipChannel sender(*a, sa);
-  GossipChannel receiver(*b, sb, Timings{}, /*max_values=*/100);
+  GossipChannel receiver(*b, sb, ExchangeTimings{}, /*max_values=*/100);
   std::mutex mu;
   std::vector<Letter> got;
   receiver.on(kPullValue, [&](Letter&& l) {

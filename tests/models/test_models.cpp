@@ -105,7 +105,7 @@ TEST_CASE("model zoo names and errors") {
     Model::create("resnet", *backend, 8, 1);
     FAIL("an unknown model was accepted");
   } catch (const chorus::UserError& e) {
-    CHECK(std::string(e.what()) == "unknown model 'resnet' (choose mlp or cnn)");
+    CHECK(std::string(e.what()) == "unknown model 'resnet' (choose one of: mlp, cnn)");
   }
   CHECK_THROWS_AS(Model::create("mlp", *backend, 0, 1), chorus::UserError);
 }

@@ -147,7 +147,7 @@ TEST_CASE("an unknown optimizer or a bad hyper-parameter is a user error") {
     q.optimizer(config_named("rmsprop"));
     FAIL("no error for an unknown optimizer");
   } catch (const UserError& e) {
-    CHECK(std::string(e.what()) == "unknown optimizer 'rmsprop' (choose sgd, adam or adahessian)");
+    CHECK(std::string(e.what()) == "unknown optimizer 'rmsprop' (choose one of: sgd, adam, adahessian)");
   }
   auto bad = [&](OptimizerConfig c) { CHECK_THROWS_AS(q.optimizer(c), UserError); };
   OptimizerConfig c = config_named("sgd");

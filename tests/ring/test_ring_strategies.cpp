@@ -32,13 +32,13 @@ using Peer = chorus_test::InprocPeer;
 
 class Swarm {
  public:
-  Swarm(std::size_t n, StrategyOptions options, const std::string& tag) : hub_(std::make_shared<InprocHub>()) {
+  Swarm(std::size_t n, const chorus_test::StrategyChoice& options, const std::string& tag) : hub_(std::make_shared<InprocHub>()) {
     for (std::size_t i = 0; i < n; ++i) peers_.push_back(std::make_unique<Peer>());
     REQUIRE(chorus_test::start_inproc_members(hub_, peers_, "strategy-" + tag, 0));
     for (auto& p : peers_) {
       p->backend = make_backend("cpu");
       p->model = Model::create("mlp", *p->backend, 4, 1234);
-      p->start_strategy(options, 1, [](PeerServices& s) { return make_strategy(s); });
+      p->start_strategy(options, 1);
     }
   }
   ~Swarm() {
@@ -96,8 +96,7 @@ class Swarm {
 }  // namespace
 
 TEST_CASE("allreduce: every member applies the same averaged gradient") {
-  StrategyOptions o;
-  o.name = "allreduce";
+  chorus_test::StrategyChoice o{"allreduce", {}};
   Swarm swarm(3, o, "allreduce");
   const auto snaps = swarm.train(6, [](std::int64_t) { return true; });
   for (std::size_t s = 0; s < 6; ++s) {
@@ -125,15 +124,14 @@ TEST_CASE("allreduce: a member restarted from an older checkpoint, still a membe
   // others noticed) with the parameters it had 20 steps ago. The parameter averages run at
   // fixed steps of the swarm's count (the first, then every 100), so all members make them:
   // nobody waits alone in one, and from step 101 on every member holds the same parameters.
-  StrategyOptions o;
-  o.name = "allreduce";
+  chorus_test::StrategyChoice o{"allreduce", {}};
   Swarm swarm(3, o, "allreduce-restart");
   const auto before = swarm.train(30, [](std::int64_t step) { return step == 10; });
   const std::vector<float> old_params = before[2][0];
   Peer& restarted = swarm.peer(2);
   restarted.strategy.reset();
   restarted.model->set_params(old_params);
-  restarted.start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+  restarted.start_strategy(o, 1);
   const auto t0 = std::chrono::steady_clock::now();
   swarm.train(90, [](std::int64_t) { return false; }, {31, 31, 11});
   CHECK(std::chrono::steady_clock::now() - t0 < 20s);  // no lone parameter average (60 s timeout)
@@ -143,9 +141,7 @@ TEST_CASE("allreduce: a member restarted from an older checkpoint, still a membe
 }
 
 TEST_CASE("kavg: parameters agree every K steps and drift in between") {
-  StrategyOptions o;
-  o.name = "kavg";
-  o.k = 3;
+  chorus_test::StrategyChoice o{"kavg", {{"k", "3"}}};
   Swarm swarm(3, o, "kavg");
   const auto snaps = swarm.train(7, [](std::int64_t) { return true; });
   for (std::size_t s : {2, 5}) {  // after steps 3 and 6
@@ -156,11 +152,7 @@ TEST_CASE("kavg: parameters agree every K steps and drift in between") {
 }
 
 TEST_CASE("hier: groups agree every K1 steps, everybody every K2") {
-  StrategyOptions o;
-  o.name = "hier";
-  o.k1 = 2;
-  o.k2 = 4;
-  o.groups = "size:2";
+  chorus_test::StrategyChoice o{"hier", {{"k1", "2"}, {"k2", "4"}, {"groups", "size:2"}}};
   Swarm swarm(4, o, "hier");
   const auto snaps = swarm.train(4, [](std::int64_t) { return true; });
   const View view = swarm.peer(0).membership->view();
@@ -181,10 +173,7 @@ TEST_CASE("hier: groups agree every K1 steps, everybody every K2") {
 }
 
 TEST_CASE("hier: a member whose step count differs joins the others' rounds, group and global alike") {
-  StrategyOptions o;
-  o.name = "hier";
-  o.k1 = 2;
-  o.k2 = 4;
+  chorus_test::StrategyChoice o{"hier", {{"k1", "2"}, {"k2", "4"}}};
   Swarm swarm(4, o, "hier-offset");  // one group (one host): group and global rings both hold all
   // Member 3 counts from step 3: at its step 4 (a global boundary) the others are at their
   // step 2 (a group boundary).
@@ -203,14 +192,10 @@ TEST_CASE("hier: a member whose step count differs joins the others' rounds, gro
 }
 
 // The two parameter-averaging strategies with the options each test gives them.
-StrategyOptions averaging_options(const std::string& name, int overlap) {
-  StrategyOptions o;
-  o.name = name;
-  o.k = 3;
-  o.k1 = 2;
-  o.k2 = 4;
-  o.groups = "size:2";
-  o.overlap = overlap;
+chorus_test::StrategyChoice averaging_options(const std::string& name, int overlap) {
+  chorus_test::StrategyChoice o{name, {{"overlap", std::to_string(overlap)}}};
+  if (name == "kavg") o.set("k", "3");
+  if (name == "hier") o.set("k1", "2").set("k2", "4").set("groups", "size:2");
   return o;
 }
 
@@ -247,8 +232,8 @@ TEST_CASE("kavg and hier with --overlap 2 average beside training and keep every
     SUBCASE(name) {
       std::vector<std::vector<std::vector<float>>> finals;
       for (int overlap : {-1, 2}) {
-        StrategyOptions o = averaging_options(name, overlap);
-        o.k = 4;
+        chorus_test::StrategyChoice o = averaging_options(name, overlap);
+        if (o.name == "kavg") o.set("k", "4");
         Swarm swarm(4, o, std::string("s2-") + name);
         swarm.train(8, [](std::int64_t) { return false; }, {}, gradient);
         finals.push_back(swarm.params());
@@ -283,10 +268,8 @@ TEST_CASE("kavg with --dynamic-weights: a member whose parameters are 200 steps 
   const auto gradient = [](std::size_t i, std::size_t, std::int64_t) { return 1e-4f * static_cast<float>(i + 1); };
   for (bool dynamic : {false, true}) {
     CAPTURE(dynamic);
-    StrategyOptions o;
-    o.name = "kavg";
-    o.k = 2;
-    o.dynamic_weights = dynamic;
+    chorus_test::StrategyChoice o{"kavg", {{"k", "2"}}};
+    if (dynamic) o.set("dynamic-weights", "");
     Swarm swarm(3, o, dynamic ? "dw-on" : "dw-off");
     const auto snaps = swarm.train(2, [](std::int64_t) { return true; }, {201, 201, 1}, gradient);
     const auto start = Model::create("mlp", *swarm.peer(0).backend, 4, 1234)->get_params();
@@ -317,20 +300,19 @@ TEST_CASE("ring strategies started together wait for each other before the first
       std::vector<std::unique_ptr<Peer>> peers;
       for (int i = 0; i < 3; ++i) peers.push_back(std::make_unique<Peer>());
       REQUIRE(chorus_test::start_inproc_members(hub, peers, std::string("ready-") + name, 0));
-      StrategyOptions o;
-      o.name = name;
+      const chorus_test::StrategyChoice o{name, {}};
       for (auto& p : peers) {
         p->backend = make_backend("cpu");
         p->model = Model::create("mlp", *p->backend, 4, 1234);
       }
-      peers[0]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
-      peers[1]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+      peers[0]->start_strategy(o, 1);
+      peers[1]->start_strategy(o, 1);
       const View view = peers[0]->membership->view();
       // Member 2 has no strategy yet: not ready, and the wait ends at its timeout.
       const auto t0 = std::chrono::steady_clock::now();
       CHECK_FALSE(peers[0]->strategy->wait_until_ready(view, 200ms));
       CHECK(std::chrono::steady_clock::now() - t0 < 2s);
-      peers[2]->start_strategy(o, 1, [](PeerServices& s) { return make_strategy(s); });
+      peers[2]->start_strategy(o, 1);
       // Each waits on its own thread, as each peer's runtime does; all three see the others.
       std::vector<int> ready(3, 0);
       std::vector<std::thread> threads;
@@ -343,29 +325,16 @@ TEST_CASE("ring strategies started together wait for each other before the first
   }
 }
 
-TEST_CASE("hier refuses a K2 that is not a multiple of K1") {
-  auto hub = std::make_shared<InprocHub>();
-  TransportConfig c;
-  c.address = "inproc://hier-bad";
-  c.log = [](const std::string&) {};
-  auto t = make_inproc_transport(hub, c);
-  Membership m(*t, Member{t->id(), c.address, "", 0}, {}, MembershipTimings::loopback());
-  auto backend = make_backend("cpu");
-  auto model = Model::create("mlp", *backend, 4, 1);
-  HostParams params(*model);
-  RunLog log;
-  CommStats stats;
-  StrategyOptions o;
-  o.name = "hier";
-  o.k1 = 3;
-  o.k2 = 4;
-  PeerServices services{*t, m, *model, params, log, stats, o, 1};
-  CHECK_THROWS_AS(make_strategy(services), UserError);
-  services.options.name = "kavg";
-  services.options.k = 0;
-  CHECK_THROWS_AS(make_strategy(services), UserError);
+TEST_CASE("ring strategies refuse options out of range, or that they do not take, before they are built") {
+  CHECK_THROWS_AS(strategy_settings("hier", {{"k1", "3"}, {"k2", "4"}}), UserError);  // K2 not a multiple of K1
+  CHECK_THROWS_AS(strategy_settings("kavg", {{"k", "0"}}), UserError);
+  CHECK_THROWS_AS(strategy_settings("kavg", {{"k1", "2"}}), UserError);  // hier's, not kavg's
   // allreduce averages gradients inside the step: nothing for --overlap to overlap.
-  services.options.name = "allreduce";
-  services.options.overlap = 1;
-  CHECK_THROWS_AS(make_strategy(services), UserError);
+  try {
+    strategy_settings("allreduce", {{"overlap", "1"}});
+    FAIL("allreduce took --overlap");
+  } catch (const UserError& e) {
+    CHECK(std::string(e.what()).find("--overlap is not an option of allreduce") != std::string::npos);
+  }
+  CHECK(strategy_settings("hier", {{"k1", "3"}, {"k2", "6"}})->strategy() == "hier");
 }

@@ -20,7 +20,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct BenchTrainOptions {
-  std::vector<std::string> models{"mlp", "cnn"};
+  std::vector<std::string> models = Model::names();  // every registered model
   std::vector<int> batches{64, 256, 1024};
   std::string backend = "cpu";
   std::string optimizer = "sgd";

@@ -6,6 +6,7 @@
 // the comparison goes on. With --net lan|wan|FILE every peer runs in its own network
 // namespace behind an emulated link (compare_network.h).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <filesystem>
@@ -19,6 +20,8 @@
 #include "chorus_config.h"
 #include "foundations/base/error.h"
 #include "foundations/crypto/swarm_key.h"
+#include "foundations/models/model.h"
+#include "peers/exchange/strategy_registry.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/compare_metrics.h"
 #include "tools/chorus/compare_network.h"
@@ -30,9 +33,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Every registered strategy that exchanges anything (all but `local`), in the registry's order.
+std::string default_strategies() {
+  std::string out;
+  for (const StrategyRecord& r : strategy_registry().records())
+    if (r.exchanges) out += (out.empty() ? "" : ",") + r.name;
+  return out;
+}
+
 struct CompareOptions {
   int peers = 4;
-  std::string strategies = "allreduce,kavg,hier,elastic-gossip,gossip,easgd,lsgd,downpour";
+  std::string strategies = default_strategies();
   std::string model = "mlp";
   int epochs = 2;
   int batch = 64;
@@ -486,7 +497,9 @@ const bool registered = register_command(
                       "Comma-separated strategies to compare; NAME/OPTION=VALUE/… gives one its own options "
                       "(kavg/k=1,kavg/k=8, elastic-gossip/overlap=2, allreduce/dynamic-weights)")
            ->capture_default_str();
-       app.add_option("--model", o->model, "mlp or cnn")->check(CLI::IsMember({"mlp", "cnn"}))->capture_default_str();
+       app.add_option("--model", o->model, "Model to train: " + fmt::format("{}", fmt::join(Model::names(), " or ")))
+           ->check(CLI::IsMember(Model::names()))
+           ->capture_default_str();
        app.add_option("--epochs", o->epochs, "Epochs over each peer's shard")->capture_default_str();
        app.add_option("--batch", o->batch, "Samples per step per peer (total batch: peers × batch)")
            ->capture_default_str();

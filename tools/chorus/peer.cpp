@@ -1,7 +1,13 @@
 // `chorus peer`: one node of a swarm. Start it with the addresses of any members (--seeds);
 // with none reachable it starts a new swarm alone.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <memory>
 
+#include "foundations/base/option_set.h"
+#include "peers/exchange/strategy_registry.h"
 #include "peers/runtime/peer_runtime.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/train_options.h"
@@ -9,47 +15,84 @@
 namespace chorus::tools {
 namespace {
 
+
+// The flags of every registered strategy (strategy_registry.h), each added once: its help
+// names the strategies that take it and their defaults. After parsing, the flags given are
+// collected into `chosen` (name, value) for the chosen strategy to set — and to refuse when
+// it has no such option.
+struct StrategyFlags {
+  std::string name = "local";
+  std::vector<std::pair<std::string, std::string>> given;
+  std::vector<std::pair<std::string, std::shared_ptr<std::string>>> values;  // flag name, parsed text
+  std::vector<std::pair<std::string, std::shared_ptr<bool>>> switches;       // boolean flags
+  void collect(const CLI::App& app) {
+    given.clear();
+    for (const auto& [flag, value] : values)
+      if (app.count("--" + flag) > 0) given.emplace_back(flag, *value);
+    for (const auto& [flag, on] : switches)
+      if (app.count("--" + flag) > 0) given.emplace_back(flag, "");
+  }
+};
+
+void add_strategy_options(CLI::App& app, StrategyFlags& flags) {
+  const auto& registry = strategy_registry();
+  std::string about = "How peers exchange: " + registry.joined_names(", ") + " (see below)";
+  app.add_option("--strategy", flags.name, about)->capture_default_str();
+
+  // Option name -> (spec, strategies taking it with their defaults), in first-declared order.
+  struct Shared {
+    OptionSet::Spec spec;
+    std::vector<std::pair<std::string, std::string>> defaults;  // strategy, default text
+  };
+  std::vector<Shared> shared;
+  std::string footer = "Strategies (--strategy):\n";
+  for (const StrategyRecord& r : registry.records()) {
+    const auto settings = r.settings();
+    std::string own;
+    for (const auto& spec : settings->options().specs()) {
+      own += (own.empty() ? "" : " ") + ("--" + spec.name);
+      auto it = std::find_if(shared.begin(), shared.end(), [&](const Shared& s) { return s.spec.name == spec.name; });
+      if (it == shared.end()) {
+        shared.push_back({spec, {}});
+        it = shared.end() - 1;
+      }
+      it->defaults.emplace_back(r.name, spec.default_text);
+    }
+    footer += fmt::format("  {:<15} {}{}\n", r.name, r.description, own.empty() ? "" : "; options: " + own);
+  }
+  app.footer(footer);
+  for (const Shared& s : shared) {
+    // "elastic-gossip, gossip: 4; lsgd: 1": strategies grouped by their default.
+    std::vector<std::pair<std::string, std::vector<std::string>>> by_default;
+    for (const auto& [strategy, value] : s.defaults) {
+      auto it = std::find_if(by_default.begin(), by_default.end(), [&](const auto& d) { return d.first == value; });
+      if (it == by_default.end()) by_default.push_back({value, {strategy}});
+      else it->second.push_back(strategy);
+    }
+    std::string which;
+    for (const auto& [value, strategies] : by_default)
+      which += fmt::format("{}{}{}", which.empty() ? "" : "; ", fmt::join(strategies, ", "),
+                           s.spec.type == OptionSet::Type::flag ? "" : ": " + value);
+    const std::string help = s.spec.help + " [" + which + "]";
+    if (s.spec.type == OptionSet::Type::flag) {
+      auto on = std::make_shared<bool>(false);
+      app.add_flag("--" + s.spec.name, *on, help);
+      flags.switches.emplace_back(s.spec.name, on);
+    } else {
+      auto value = std::make_shared<std::string>();
+      app.add_option("--" + s.spec.name, *value, help)->type_name(s.spec.value_name);
+      flags.values.emplace_back(s.spec.name, value);
+    }
+  }
+}
+
 struct PeerOptions {
   PeerConfig config;
+  StrategyFlags strategy;
   TrainOptions train;
   std::string seeds;
   bool no_encrypt = false;
 };
-
-void add_strategy_options(CLI::App& app, StrategyOptions& s) {
-  app.add_option("--strategy", s.name,
-                 "How peers exchange: local, allreduce, kavg, hier, elastic-gossip, gossip, "
-                 "easgd, lsgd, downpour")
-      ->capture_default_str();
-  app.add_option("--k", s.k, "kavg: average parameters every K steps")->capture_default_str();
-  app.add_option("--k1", s.k1, "hier: average within the group every K1 steps")
-      ->capture_default_str();
-  app.add_option("--k2", s.k2, "hier: average across all peers every K2 steps")
-      ->capture_default_str();
-  app.add_option("--alpha", s.alpha, "elastic-gossip, easgd: moving rate")->capture_default_str();
-  app.add_option("--tau", s.tau,
-                 "Steps between exchanges (elastic-gossip, gossip, easgd, downpour: default 4; lsgd: "
-                 "default 1; --tau 4 sends about a third of the bytes, for about 0.4 points of accuracy)")
-      ->check(CLI::Range(1, 1000000));
-  app.add_option("--p", s.p, "elastic-gossip: exchange with probability P per step instead of every tau");
-  app.add_option("--gossip", s.gossip, "gossip: pull or push (push-sum)")->capture_default_str();
-  app.add_option("--lambda", s.lambda, "lsgd: pull strength towards the leader")
-      ->capture_default_str();
-  app.add_option("--lambda-local", s.lambda_local, "lsgd with groups: pull towards the group leader")
-      ->capture_default_str();
-  app.add_option("--lambda-global", s.lambda_global, "lsgd with groups: pull towards the global leader")
-      ->capture_default_str();
-  app.add_option("--overlap", s.overlap,
-                 "Overlap parameter merges with up to S local steps of training (-1: synchronous; every "
-                 "strategy that averages parameters, not allreduce)")
-      ->capture_default_str();
-  app.add_flag("--dynamic-weights", s.dynamic_weights,
-               "Weight each peer's contribution by how current it is");
-  app.add_option("--graph", s.graph, "Topology graph for choosing partners (ring, complete, random, exponential, torus, or a file)")
-      ->capture_default_str();
-  app.add_option("--groups", s.groups, "How peers are grouped: host, label, or size:N")
-      ->capture_default_str();
-}
 
 int run(PeerOptions& o) {
   PeerConfig& c = o.config;
@@ -59,6 +102,8 @@ int run(PeerOptions& o) {
   c.log_every = o.train.log_every;
   c.eval_every = o.train.eval_every;
   c.encrypt = !o.no_encrypt;
+  c.strategy = o.strategy.name;
+  c.strategy_options = o.strategy.given;
   c.seeds.clear();
   std::string rest = o.seeds;
   while (!rest.empty()) {
@@ -102,10 +147,13 @@ const bool registered = register_command(
                       "sets 19), so an overlapped merge does not wait for the CPU")
            ->capture_default_str()
            ->check(CLI::Range(0, 19));
-       add_strategy_options(app, c.strategy);
+       add_strategy_options(app, o->strategy);
        add_train_options(app, o->train);
        o->train.log_every = 20;
-       return [o] { return run(*o); };
+       return [o, &app] {
+         o->strategy.collect(app);
+         return run(*o);
+       };
      }});
 
 }  // namespace

@@ -74,8 +74,9 @@ int run_topology(const TopologyOptions& o) {
   graph_options.file = o.graph_file;
   std::vector<std::string> names = o.graphs;
   if (names.empty()) {
-    names = {"ring", "complete", "random", "exponential", "torus"};
-    if (!o.graph_file.empty()) names.push_back("file");
+    // Every registered graph; the file graph only when there is a file to read.
+    for (const std::string& name : graph_names())
+      if (name != "file" || !o.graph_file.empty()) names.push_back(name);
   }
   std::vector<std::unique_ptr<Graph>> graphs;
   for (const std::string& name : names) graphs.push_back(make_graph(name, graph_options));

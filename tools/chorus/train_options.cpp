@@ -1,23 +1,42 @@
 #include "tools/chorus/train_options.h"
 
+#include <fmt/format.h>
+
 #include "chorus_config.h"
+#include "foundations/backends/backend_registry.h"
+#include "foundations/models/model_registry.h"
+#include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::tools {
+
+namespace {
+// "a (what a is), b (what b is)": a registry's records for a help text.
+template <typename Record>
+std::string described(const Registry<Record>& registry) {
+  std::string out;
+  for (const Record& r : registry.records()) out += fmt::format("{}{} ({})", out.empty() ? "" : ", ", r.name, r.description);
+  return out;
+}
+}  // namespace
 
 void add_train_options(CLI::App& app, TrainOptions& o) {
   TrainConfig& c = o.config;
   o.data_dir = CHORUS_DEFAULT_DATA_DIR;
-  app.add_option("--model", c.model, "Model to train: mlp (784-256-128-10) or cnn (2 conv + pool)")
-      ->check(CLI::IsMember({"mlp", "cnn"}))
+  app.add_option("--model", c.model, "Model to train: " + described(model_registry()))
+      ->check(CLI::IsMember(model_registry().names()))
       ->capture_default_str();
-  app.add_option("--backend", c.backend, "Where to compute: cpu, cuda, or auto (CUDA if present)")
+  app.add_option("--backend", c.backend, "Where to compute: " + described(backend_registry()))
+      ->check(CLI::IsMember(backend_registry().names()))
       ->capture_default_str();
   app.add_option("--epochs", c.epochs, "Passes over this process's data shard")
       ->capture_default_str();
   app.add_option("--batch", c.batch, "Samples per step")->capture_default_str();
-  app.add_option("--optimizer", c.optimizer.name, "sgd (momentum), adam or adahessian")
+  app.add_option("--optimizer", c.optimizer.name, "Optimizer: " + described(optimizer_registry()))
+      ->check(CLI::IsMember(optimizer_registry().names()))
       ->capture_default_str();
-  app.add_option("--lr", c.lr, "Peak learning rate (default: 0.05 for sgd and adahessian, 1e-3 for adam)");
+  std::string lrs;
+  for (const auto& r : optimizer_registry().records()) lrs += fmt::format("{}{} {}", lrs.empty() ? "" : ", ", r.name, r.default_lr);
+  app.add_option("--lr", c.lr, "Peak learning rate (default: the optimizer's, " + lrs + ")");
   app.add_option("--min-lr", c.min_lr, "Learning rate at the end of cosine decay")
       ->capture_default_str();
   app.add_option("--decay", c.decay, "Learning-rate decay after warm-up: cosine, step or constant")
