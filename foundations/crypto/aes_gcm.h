@@ -18,8 +18,9 @@
 // tests), so peers built with or without the option interoperate. Frames from CPUs without
 // AES-NI use XChaCha20-Poly1305 instead (FrameCipher::best_available), not this.
 //
-// Thread-safe: keys are immutable after construction; per-call state is per thread. Keys wipe
-// their copy of the key (and the VAES expanded schedule) when destroyed.
+// Nothing blocks. Thread-safe: keys are immutable after construction, so any number of threads
+// may use one at once; per-call state is per thread. Keys wipe their copy of the key (and the
+// VAES expanded schedule) when destroyed.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
