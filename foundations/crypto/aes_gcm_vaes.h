@@ -2,8 +2,15 @@
 // AES-256-GCM (96-bit nonce, 128-bit tag) on VAES + VPCLMULQDQ + AVX-512: CTR mode four blocks
 // per 512-bit register, 16 blocks per step, GHASH with precomputed powers H^1..H^16 and one
 // deferred reduction per 16 blocks. Produces exactly standard AES-256-GCM (tests compare it
-// byte for byte with OpenSSL). aes_gcm.cpp uses it when supported() and falls back otherwise;
-// nothing else should call it directly.
+// byte for byte with OpenSSL).
+//
+// Opt-in, not the default: frames are sealed with OpenSSL's EVP AES-256-GCM, a maintained and
+// audited library, unless chorus is built with the meson option vaes (-Dvaes=true) and the CPU
+// passes supported(). What this code offers in exchange for being chorus's own is that open()
+// checks the plaintext for NaN and infinities in the decryption pass, so a received parameter
+// body is read once rather than twice. It is compiled into every build, whatever the option,
+// so that tests/crypto holds it to the same vectors and tamper tests as OpenSSL wherever the
+// CPU runs it. Only aes_gcm.cpp (aes_gcm::Key, Implementation::kVaes) should call it.
 //
 // Every function except supported() needs a CPU for which supported() is true (calling one
 // elsewhere is an illegal instruction). Nothing blocks; a Schedule is immutable after

@@ -76,8 +76,15 @@ std::size_t FrameCipher::CacheKeyHash::operator()(const CacheKey& k) const noexc
 }
 
 FrameCipher::FrameCipher(const SwarmKey& key)
-    : base_authenticated_(key.derive("chframe1", 1)), base_encrypted_(key.derive("chframe1", 2)) {
+    : aes_(aes_gcm::configured()),
+      base_authenticated_(key.derive("chframe1", 1)),
+      base_encrypted_(key.derive("chframe1", 2)) {
   if (sodium_init() < 0) throw UserError("libsodium could not be initialized");
+}
+
+FrameCipher::FrameCipher(const SwarmKey& key, aes_gcm::Implementation aes) : FrameCipher(key) {
+  CHORUS_CHECK(aes_gcm::available(aes), "AES-256-GCM implementation not available here");
+  aes_ = aes;
 }
 
 FrameCipher::~FrameCipher() {
@@ -87,7 +94,8 @@ FrameCipher::~FrameCipher() {
 
 wire::Cipher FrameCipher::best_available() {
   if (sodium_init() < 0) throw UserError("libsodium could not be initialized");
-  // AES-GCM only where the CPU has AES-NI (constant time and fast); else XChaCha20-Poly1305.
+  // AES-GCM only where the CPU has AES-NI and PCLMUL (constant time and fast; libsodium's check
+  // serves as the detection), else XChaCha20-Poly1305.
   return crypto_aead_aes256gcm_is_available() && aes_gcm::available() ? wire::Cipher::kAes256Gcm
                                                                        : wire::Cipher::kXChaCha20Poly1305;
 }
@@ -110,7 +118,7 @@ std::shared_ptr<const FrameCipher::SenderKey> FrameCipher::derive(const CacheKey
   auto key = std::make_shared<SenderKey>();
   key->cipher = static_cast<wire::Cipher>(k.cipher);
   crypto_generichash(key->raw, sizeof key->raw, input, sizeof input, base.data(), base.size());
-  if (key->cipher == wire::Cipher::kAes256Gcm) key->aes = std::make_unique<aes_gcm::Key>(key->raw);
+  if (key->cipher == wire::Cipher::kAes256Gcm) key->aes = std::make_unique<aes_gcm::Key>(key->raw, aes_);
   return key;
 }
 

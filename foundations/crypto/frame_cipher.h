@@ -22,12 +22,16 @@
 //                   take one contiguous AD; both are bound to the same (sender, incarnation,
 //                   sequence) through key and nonce, so neither can be moved to another frame.
 //
-// The AEAD is AES-256-GCM where the CPU has AES-NI (crypto_aead_aes256gcm_is_available; the
-// implementation is aes_gcm.h's: OpenSSL's when built with it, else libsodium's), else
+// The AEAD is AES-256-GCM where the CPU has AES-NI (crypto_aead_aes256gcm_is_available), else
 // XChaCha20-Poly1305 (libsodium); the cipher travels in the header so a receiver can open
-// either (or refuse with "security mismatch" when it cannot run AES-GCM). Verification uses the AEADs'
-// constant-time tag comparison, and nothing from a body is used before it verifies: this is
-// fail-closed.
+// either (or refuse with "security mismatch" when it cannot run AES-GCM). AES-256-GCM comes
+// from aes_gcm.h: by default OpenSSL's EVP implementation, because code that guards every frame
+// should come from a maintained, audited library; chorus's own fused VAES code only when the
+// build opts in (meson option vaes) and the CPU runs it, for its one advantage of checking a
+// parameter body for NaN and infinities in the decryption pass rather than in a second pass.
+// Both are standard AES-256-GCM: a frame sealed with one opens with the other.
+// Verification uses the AEADs' constant-time tag comparison, and nothing from a body is used
+// before it verifies: this is fail-closed.
 //
 // Threading: all methods are safe to call concurrently (a small mutex guards the key cache).
 #include <cstddef>
@@ -37,6 +41,7 @@
 #include <span>
 #include <unordered_map>
 
+#include "foundations/crypto/aes_gcm.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/wire/wire.h"
 
@@ -44,14 +49,22 @@ namespace chorus {
 
 class FrameCipher {
  public:
+  // AES-256-GCM frames use aes_gcm::configured().
   explicit FrameCipher(const SwarmKey& key);
+  // AES-256-GCM frames use `aes`, which must be aes_gcm::available() here (else throws
+  // InvariantError): lets tests run every frame test against each implementation this CPU
+  // runs, whichever one the build configured.
+  FrameCipher(const SwarmKey& key, aes_gcm::Implementation aes);
   ~FrameCipher();
   FrameCipher(const FrameCipher&) = delete;
   FrameCipher& operator=(const FrameCipher&) = delete;
 
-  // AES-256-GCM when this CPU runs it, else XChaCha20-Poly1305.
+  // AES-256-GCM when this CPU has AES-NI, else XChaCha20-Poly1305.
   static wire::Cipher best_available();
   static bool available(wire::Cipher cipher);
+
+  // The AES-256-GCM implementation this object's AES-256-GCM frames use.
+  aes_gcm::Implementation aes_implementation() const { return aes_; }
 
   // Fills the tag at the end of `head` (whose other bytes are final) and, for kEncrypted,
   // writes the ciphertext of `body` to `body_out` (body.size() bytes; may equal body.data()).
@@ -83,6 +96,7 @@ class FrameCipher {
   std::shared_ptr<const SenderKey> derive(const CacheKey& k) const;
   void remember(const CacheKey& k, std::shared_ptr<const SenderKey> key);
 
+  aes_gcm::Implementation aes_;
   SwarmKey::Bytes base_authenticated_;
   SwarmKey::Bytes base_encrypted_;
   std::mutex mutex_;

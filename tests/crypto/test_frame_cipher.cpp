@@ -1,14 +1,19 @@
 // Frame sealing: every protection and cipher opens what it sealed, and nothing else -- no
 // flipped bit anywhere, no other key, no other sender, incarnation or sequence number. Opening
 // can check a parameter body for NaN and infinities in the same pass, for every protection and
-// cipher, with wire::all_finite_f32's answer.
+// cipher, with wire::all_finite_f32's answer. AES-256-GCM runs every test once per
+// implementation this CPU runs (OpenSSL's, and the VAES code where the CPU has it), whichever
+// one the build configured, and frames sealed with one open with the other.
 #include <doctest/doctest.h>
 #include <sodium.h>
 
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <string>
 #include <vector>
 
+#include "chorus_config.h"
 #include "foundations/crypto/aes_gcm.h"
 #include "foundations/crypto/frame_cipher.h"
 #include "foundations/crypto/swarm_key.h"
@@ -67,38 +72,60 @@ bool open(FrameCipher& c, const Sealed& s, std::vector<std::byte>* out = nullptr
   return ok;
 }
 
-std::vector<Cipher> ciphers() {
-  std::vector<Cipher> v{Cipher::kXChaCha20Poly1305};
-  if (FrameCipher::available(Cipher::kAes256Gcm)) v.push_back(Cipher::kAes256Gcm);
+// A cipher, and for AES-256-GCM the implementation that runs it.
+struct Variant {
+  Cipher cipher;
+  aes_gcm::Implementation aes;
+  std::string name() const {
+    return cipher == Cipher::kAes256Gcm ? std::string(cipher_name(cipher)) + " (" + aes_gcm::name(aes) + ")"
+                                        : std::string(cipher_name(cipher));
+  }
+  // A FrameCipher of the swarm key key_of(key_byte) whose AES-256-GCM frames use `aes`.
+  std::unique_ptr<FrameCipher> make(std::uint8_t key_byte) const {
+    return cipher == Cipher::kAes256Gcm ? std::make_unique<FrameCipher>(key_of(key_byte), aes)
+                                        : std::make_unique<FrameCipher>(key_of(key_byte));
+  }
+};
+
+std::vector<Variant> variants() {
+  std::vector<Variant> v{{Cipher::kXChaCha20Poly1305, aes_gcm::configured()}};
+  for (auto impl : {aes_gcm::Implementation::kOpenSsl, aes_gcm::Implementation::kVaes})
+    if (aes_gcm::available(impl)) v.push_back({Cipher::kAes256Gcm, impl});
   return v;
 }
 
 }  // namespace
 
 TEST_CASE("sealed frames open, and encryption hides the body") {
-  FrameCipher c(key_of(1));
-  for (Cipher cipher : ciphers())
+  for (const Variant& v : variants()) {
+    auto c = v.make(1);
+    const Cipher cipher = v.cipher;
     for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted})
       for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{17}, std::size_t{4096}, std::size_t{100003}}) {
-        CAPTURE(cipher_name(cipher));
+        CAPTURE(v.name());
         CAPTURE(protection_name(p));
         CAPTURE(n);
-        Sealed s = seal(c, p, cipher, n);
+        Sealed s = seal(*c, p, cipher, n);
         if (p == Protection::kEncrypted && n >= 16) CHECK(s.body != s.plain);
         if (p == Protection::kAuthenticated) CHECK(s.body == s.plain);
         std::vector<std::byte> out;
-        CHECK(open(c, s, &out));
+        CHECK(open(*c, s, &out));
         CHECK(out == s.plain);
         // A second cipher object from the same key (another peer) opens it too.
-        FrameCipher other(key_of(1));
-        CHECK(open(other, s));
+        auto other = v.make(1);
+        CHECK(open(*other, s));
       }
+  }
 }
 
 TEST_CASE("any flipped bit in head, tag or body fails to open") {
-  FrameCipher c(key_of(2));
-  for (Cipher cipher : ciphers())
+  for (const Variant& v : variants())
     for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted}) {
+      CAPTURE(v.name());
+      CAPTURE(protection_name(p));
+      auto owned = v.make(2);
+      FrameCipher& c = *owned;
+      const Cipher cipher = v.cipher;
       const Sealed s = seal(c, p, cipher, 40);
       for (std::size_t i = 0; i < s.head.size(); ++i) {
         Sealed t = s;
@@ -117,9 +144,13 @@ TEST_CASE("any flipped bit in head, tag or body fails to open") {
 }
 
 TEST_CASE("frames do not open under another key, sender, incarnation or sequence") {
-  FrameCipher c(key_of(3)), stranger(key_of(4));
-  for (Cipher cipher : ciphers())
+  for (const Variant& v : variants())
     for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted}) {
+      CAPTURE(v.name());
+      CAPTURE(protection_name(p));
+      auto owned = v.make(3), stranger_owned = v.make(4);
+      FrameCipher &c = *owned, &stranger = *stranger_owned;
+      const Cipher cipher = v.cipher;
       const Sealed s = seal(c, p, cipher, 64);
       CHECK_FALSE(open(stranger, s));
       for (int field = 0; field < 4; ++field) {
@@ -139,8 +170,11 @@ TEST_CASE("frames do not open under another key, sender, incarnation or sequence
 }
 
 TEST_CASE("the two bodies of authenticated frames cannot be swapped") {
-  FrameCipher c(key_of(5));
-  for (Cipher cipher : ciphers()) {
+  for (const Variant& v : variants()) {
+    CAPTURE(v.name());
+    auto owned = v.make(5);
+    FrameCipher& c = *owned;
+    const Cipher cipher = v.cipher;
     Sealed a = seal(c, Protection::kAuthenticated, cipher, 32, 100);
     Sealed b = seal(c, Protection::kAuthenticated, cipher, 32, 101);
     for (auto& x : b.body) x ^= std::byte{0x55};
@@ -153,39 +187,46 @@ TEST_CASE("the two bodies of authenticated frames cannot be swapped") {
   }
 }
 
-TEST_CASE("AES-256-GCM here agrees with libsodium's implementation") {
-  if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available() || !aes_gcm::available()) return;
-  MESSAGE("AES-256-GCM implementation: " << aes_gcm::implementation());
+TEST_CASE("every AES-256-GCM implementation here agrees with libsodium's") {
+  if (sodium_init() < 0 || !crypto_aead_aes256gcm_is_available()) return;
+  MESSAGE("AES-256-GCM implementation configured for frames: " << std::string(aes_gcm::implementation()));
   unsigned char key[32], nonce[12];
   for (int i = 0; i < 32; ++i) key[i] = static_cast<unsigned char>(i * 3 + 1);
   for (int i = 0; i < 12; ++i) nonce[i] = static_cast<unsigned char>(200 - i);
-  const aes_gcm::Key k(key);
-  for (std::size_t n : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{1000}, std::size_t{65537}}) {
-    std::vector<unsigned char> in(n), ad(n / 3 + 5), ours(n + 1), theirs(n + 1);
-    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<unsigned char>(i ^ (i >> 8));
-    for (std::size_t i = 0; i < ad.size(); ++i) ad[i] = static_cast<unsigned char>(i * 13);
-    unsigned char tag_ours[16], tag_theirs[16];
-    unsigned long long tag_len = 0;
-    k.encrypt(nonce, ad.data(), ad.size(), in.data(), n, ours.data(), tag_ours);
-    crypto_aead_aes256gcm_encrypt_detached(theirs.data(), tag_theirs, &tag_len, in.data(), n, ad.data(), ad.size(),
-                                           nullptr, nonce, key);
-    CHECK(std::memcmp(ours.data(), theirs.data(), n) == 0);
-    CHECK(std::memcmp(tag_ours, tag_theirs, 16) == 0);
-    std::vector<unsigned char> back(n + 1);
-    CHECK(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
-    CHECK(std::memcmp(back.data(), in.data(), n) == 0);
-    tag_ours[0] ^= 1;
-    CHECK_FALSE(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
+  for (const Variant& v : variants()) {
+    if (v.cipher != Cipher::kAes256Gcm) continue;
+    const aes_gcm::Key k(key, v.aes);
+    for (std::size_t n : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{1000}, std::size_t{65537}}) {
+      CAPTURE(v.name());
+      CAPTURE(n);
+      std::vector<unsigned char> in(n), ad(n / 3 + 5), ours(n + 1), theirs(n + 1);
+      for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<unsigned char>(i ^ (i >> 8));
+      for (std::size_t i = 0; i < ad.size(); ++i) ad[i] = static_cast<unsigned char>(i * 13);
+      unsigned char tag_ours[16], tag_theirs[16];
+      unsigned long long tag_len = 0;
+      k.encrypt(nonce, ad.data(), ad.size(), in.data(), n, ours.data(), tag_ours);
+      crypto_aead_aes256gcm_encrypt_detached(theirs.data(), tag_theirs, &tag_len, in.data(), n, ad.data(), ad.size(),
+                                             nullptr, nonce, key);
+      CHECK(std::memcmp(ours.data(), theirs.data(), n) == 0);
+      CHECK(std::memcmp(tag_ours, tag_theirs, 16) == 0);
+      std::vector<unsigned char> back(n + 1);
+      CHECK(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
+      CHECK(std::memcmp(back.data(), in.data(), n) == 0);
+      tag_ours[0] ^= 1;
+      CHECK_FALSE(k.decrypt(nonce, ad.data(), ad.size(), ours.data(), n, back.data(), tag_ours));
+    }
   }
 }
 
 TEST_CASE("opening checks the body for NaN and infinities when asked, with every protection and cipher") {
-  FrameCipher c(key_of(6));
-  for (Cipher cipher : ciphers())
+  for (const Variant& v : variants()) {
+    auto owned = v.make(6);
+    FrameCipher& c = *owned;
+    const Cipher cipher = v.cipher;
     for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted})
       for (std::size_t n : {std::size_t{0}, std::size_t{8}, std::size_t{1024}, std::size_t{262148}})
         for (std::size_t bad : {std::size_t{0}, n / 8, n / 4 - 1, n / 4}) {  // n / 4: nothing planted
-          CAPTURE(cipher_name(cipher));
+          CAPTURE(v.name());
           CAPTURE(protection_name(p));
           CAPTURE(n);
           CAPTURE(bad);
@@ -207,5 +248,47 @@ TEST_CASE("opening checks the body for NaN and infinities when asked, with every
                          p == Protection::kEncrypted ? buf.data() : nullptr, &finite));
           CHECK(finite == expected);
           if (p == Protection::kEncrypted) CHECK(buf == s.plain);
+        }
+  }
+}
+
+TEST_CASE("frames use the AES-256-GCM implementation the build configured") {
+  const auto expected = CHORUS_AES_GCM_VAES && aes_gcm::available(aes_gcm::Implementation::kVaes)
+                            ? aes_gcm::Implementation::kVaes
+                            : aes_gcm::Implementation::kOpenSsl;
+  CHECK(aes_gcm::configured() == expected);
+  CHECK(std::string(aes_gcm::implementation()) == aes_gcm::name(expected));
+  CHECK(std::string(aes_gcm::implementation()) == (expected == aes_gcm::Implementation::kVaes ? "vaes" : "openssl"));
+  CHECK(FrameCipher(key_of(7)).aes_implementation() == expected);
+  unsigned char raw[32] = {};
+  CHECK(aes_gcm::Key(raw).implementation() == expected);
+  // OpenSSL runs wherever chorus builds; asking for an implementation this CPU lacks is refused.
+  CHECK(aes_gcm::available(aes_gcm::Implementation::kOpenSsl));
+  if (!aes_gcm::available(aes_gcm::Implementation::kVaes)) {
+    CHECK_THROWS(aes_gcm::Key(raw, aes_gcm::Implementation::kVaes));
+    CHECK_THROWS(FrameCipher(key_of(7), aes_gcm::Implementation::kVaes));
+  }
+}
+
+TEST_CASE("frames sealed with one AES-256-GCM implementation open with every other") {
+  std::vector<Variant> aes;
+  for (const Variant& v : variants())
+    if (v.cipher == Cipher::kAes256Gcm) aes.push_back(v);
+  for (const Variant& from : aes)
+    for (const Variant& to : aes)
+      for (Protection p : {Protection::kAuthenticated, Protection::kEncrypted})
+        for (std::size_t n : {std::size_t{0}, std::size_t{33}, std::size_t{65536}}) {
+          CAPTURE(from.name());
+          CAPTURE(to.name());
+          CAPTURE(protection_name(p));
+          CAPTURE(n);
+          auto sealer = from.make(8), opener = to.make(8);
+          const Sealed s = seal(*sealer, p, Cipher::kAes256Gcm, n);
+          std::vector<std::byte> out;
+          CHECK(open(*opener, s, &out));
+          CHECK(out == s.plain);
+          Sealed t = s;
+          t.head[t.head.size() - 1] ^= std::byte{0x01};
+          CHECK_FALSE(open(*opener, t));
         }
 }

@@ -471,9 +471,10 @@ TEST_CASE("rejections are counted each time and logged once per sender and reaso
 }
 
 TEST_CASE("NaN and infinities are refused wherever they sit, with every security setting and cipher") {
-  // With a key the check runs inside decryption / authentication, without one in a pass of its
-  // own: either way every chunk holding a non-finite value is refused, each counted, and the
-  // finite chunks around it are delivered intact.
+  // With a key FrameCipher::open checks the body (inside decryption / authentication with the
+  // VAES AES-GCM, in a pass right after it otherwise), without one the transport checks it in a
+  // pass of its own: either way every chunk holding a non-finite value is refused, each counted,
+  // and the finite chunks around it are delivered intact.
   const SwarmKey key = SwarmKey::generate();
   struct Setting {
     int mode;  // 0 off, 1 authenticated, 2 encrypted

@@ -39,6 +39,7 @@
 #include <zmq.hpp>
 
 #include "foundations/base/error.h"
+#include "foundations/crypto/aes_gcm.h"
 #include "foundations/crypto/frame_cipher.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/transport/receive_heap.h"
@@ -340,6 +341,11 @@ int run(const Options& o) {
   else if (!o.cipher.empty()) throw chorus::UserError("--cipher: must be aes256gcm or xchacha20poly1305");
   const chorus::wire::Cipher used = cipher.value_or(chorus::FrameCipher::best_available());
   if (!chorus::FrameCipher::available(used)) throw chorus::UserError("--cipher: not available on this CPU");
+  // Which AES-256-GCM code the servers and the client run (they are this same program): OpenSSL's
+  // by default, chorus's fused VAES code when built with -Dvaes=true on a CPU that runs it.
+  const bool aes = used == chorus::wire::Cipher::kAes256Gcm;
+  const std::string cipher_label = std::string(chorus::wire::cipher_name(used)) +
+                                   (aes ? fmt::format(" ({})", chorus::aes_gcm::implementation()) : "");
   const int max_mib = *std::max_element(o.sizes_mib.begin(), o.sizes_mib.end());
   std::vector<float> buffer((static_cast<std::size_t>(max_mib) << 20) / sizeof(float));
   for (std::size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<float>(i % 1000) * 0.001f;
@@ -433,6 +439,7 @@ int run(const Options& o) {
                             {"payload_bytes", 64}, {"p50_us", r.rtt_p50_us}, {"p99_us", r.rtt_p99_us},
                             {"round_trips", o.round_trips}, {"transport", "tcp-loopback"}};
       if (!r.mode.starts_with("raw")) lat["cipher"] = r.mode == "off" ? "none" : chorus::wire::cipher_name(used);
+      if (aes && !r.mode.starts_with("raw") && r.mode != "off") lat["aes_gcm"] = chorus::aes_gcm::implementation();
       fmt::print("{}\n", lat.dump());
       for (const auto& [mib, bps] : r.bytes_per_second) {
         nlohmann::json j = {{"bench", "transport"}, {"mode", r.mode}, {"metric", "throughput"},
@@ -441,6 +448,7 @@ int run(const Options& o) {
                             {"chunk_bytes", o.chunk_kib * 1024}, {"transport", "tcp-loopback"},
                             {"block", o.block}, {"sweep_mib", o.sweep_mib}};
         if (!r.mode.starts_with("raw")) j["cipher"] = r.mode == "off" ? "none" : chorus::wire::cipher_name(used);
+        if (aes && !r.mode.starts_with("raw") && r.mode != "off") j["aes_gcm"] = chorus::aes_gcm::implementation();
         if (raw && raw->bytes_per_second.count(mib)) j["vs_raw"] = bps / raw->bytes_per_second.at(mib);
         fmt::print("{}\n", j.dump());
       }
@@ -448,7 +456,7 @@ int run(const Options& o) {
     return 0;
   }
   fmt::print("chorus bench transport: two processes, tcp loopback, chunks of {} KiB, cipher {}\n", o.chunk_kib,
-             chorus::wire::cipher_name(used));
+             cipher_label);
   fmt::print("settings taking turns {} transfer{} at a time; {}\n", o.block, o.block == 1 ? "" : "s",
              o.sweep_mib ? fmt::format("{} MiB written before each transfer (payloads not cache-hot)", o.sweep_mib)
                          : std::string("back-to-back transfers (payloads cache-hot)"));
