@@ -17,6 +17,7 @@
 #include "peers/gossip/letter.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/sharded_store.h"
+#include "tests/hex_bytes.h"
 #include "topology/topology_metrics.h"
 
 using namespace chorus;
@@ -59,6 +60,35 @@ TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
   auto huge = h;
   huge.count = ~0ull;
   CHECK_FALSE(decode(encode(huge)));
+}
+
+TEST_CASE("a letter head has its exact byte layout") {
+  LetterHead h;
+  h.kind = kStoreRequest;
+  h.id = 0x0102030405060708ull;
+  h.ref = 9;
+  h.round = 10;
+  h.step = -2;
+  h.since_start = 11;
+  h.view = 12;
+  h.value = 1.5;
+  h.a = 2;  // the shard
+  h.b = static_cast<std::uint64_t>(StoreOp::init);
+  h.count = 13;
+  const auto expected = chorus_test::hex_bytes(
+      "01 1400"                                                        // version, kind
+      "0807060504030201 0900000000000000 0a00000000000000"             // id, ref, round
+      "feffffffffffffff 0b00000000000000 0c00000000000000"             // step, since start, view
+      "000000000000f83f"                                               // value
+      "0200000000000000 0300000000000000"                              // shard, op
+      "0d00000000000000");                                             // count
+  CHECK(encode(h) == expected);
+  const auto back = decode(expected);
+  REQUIRE(back);
+  CHECK(back->step == -2);
+  CHECK(back->value == 1.5);
+  CHECK(back->a == 2);
+  CHECK(back->b == 3);
 }
 
 TEST_CASE("dynamic weights fall with steps behind, silence and a recent restart, and renormalize") {
