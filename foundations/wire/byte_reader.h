@@ -8,9 +8,10 @@
 // the reader. Failure is sticky: that read and every later one return a neutral value (0, an
 // empty string, span or vector) and consume nothing. A codec reads its fields, checks ok() --
 // or finished(): ok and every byte consumed -- and turns a failure into its own rejection
-// (nullopt, an error text, a RejectReason, a UserError). A run (bytes, text, u64s, f32s) is
-// checked against the bytes present before anything is allocated for it, so a hostile length
-// costs neither an exception nor memory.
+// (nullopt, an error text, a RejectReason, a UserError); fail() folds a codec's own check of
+// a value into that one check. A run (bytes, text, u64s, f32s) is checked against the bytes
+// present before anything is allocated for it, so a hostile length costs neither an
+// exception nor memory.
 //
 // A plain value over bytes it does not own (they must outlive it, and the spans bytes()
 // returns); no blocking, no shared state; one thread at a time uses a reader.
@@ -29,6 +30,7 @@ class ByteReader {
     kNone = 0,
     kTruncated,  // a read needed more bytes than remained
     kOverLimit,  // a length over the limit the caller gave
+    kInvalid,    // the caller's own check refused a value (fail())
   };
 
   explicit ByteReader(std::span<const std::byte> in) : in_(in) {}
@@ -68,6 +70,12 @@ class ByteReader {
     std::vector<float> out(p ? n : 0);
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(static_cast<std::uint32_t>(load<4>(p + 4 * i)));
     return out;
+  }
+
+  // Fails the reader for a reason of the caller's (a wrong version byte, a count over its
+  // limit), so that the one ok() check covers it too. Keeps an earlier failure.
+  void fail() {
+    if (ok()) failure_ = Failure::kInvalid;
   }
 
   bool ok() const { return failure_ == Failure::kNone; }
