@@ -21,8 +21,8 @@
 
 namespace chorus::gossip {
 
-inline constexpr std::uint16_t kLetterHead = msg::kGossip.first;
-inline constexpr std::uint16_t kLetterValues = msg::kGossip.first + 1;
+inline constexpr std::uint16_t kLetterHead = msg::kGossip.at(0);
+inline constexpr std::uint16_t kLetterValues = msg::kGossip.at(1);
 
 struct LetterHead {
   std::uint16_t kind = 0;         // what the letter is (see letter_kinds.h)

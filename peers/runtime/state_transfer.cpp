@@ -17,10 +17,9 @@
 
 namespace chorus {
 
-static_assert(msg::kStateTransfer.first <= msg::kStateRequest && msg::kStateNotStarted <= msg::kStateTransfer.last &&
-              msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal &&
-              msg::kStateRefusal < msg::kStateNotStarted,
-              "state transfer messages must lie in their range");
+static_assert(msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal &&
+                  msg::kStateRefusal < msg::kStateNotStarted,
+              "the answers, and the answers with the requests, must be ranges of their own");
 
 namespace {
 

@@ -422,6 +422,8 @@ TEST_CASE("peers that start together and fetch from each other answer 'not start
 }
 
 TEST_CASE("the messages' exact bytes: an 8-byte little-endian nonce, echoed before the answer's body") {
+  static_assert(msg::kStateRequest == 0x0200 && msg::kStateResponse == 0x0201 && msg::kStateRefusal == 0x0202 &&
+                msg::kStateNotStarted == 0x0203);
   Net net(Kind::kInproc);
   auto server = net.make(), asker = net.make(), joiner = net.make();
   const TrainingState state = random_state(32, 10, 10);

@@ -63,6 +63,7 @@ TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
 }
 
 TEST_CASE("a letter head has its exact byte layout") {
+  static_assert(kLetterHead == 0x0400 && kLetterValues == 0x0401);
   LetterHead h;
   h.kind = kStoreRequest;
   h.id = 0x0102030405060708ull;

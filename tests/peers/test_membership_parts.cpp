@@ -86,6 +86,8 @@ TEST_CASE("membership codec: every message type round-trips") {
 }
 
 TEST_CASE("membership codec: the exact bytes of a ping with one record") {
+  static_assert(kPing == 0x0101 && kAck == 0x0102 && kPingReq == 0x0103 && kJoin == 0x0104 && kSync == 0x0105 &&
+                kGossip == 0x0106);
   Message m;
   m.type = kPing;
   m.sender.incarnation = 0x0102030405060708ull;

@@ -105,6 +105,8 @@ TEST_CASE("the reductions are exact on integers and apply weight and scale") {
 }
 
 TEST_CASE("collective messages have their exact byte layouts") {
+  static_assert(kHello == 0x0300 && kChunk == 0x0301 && kAbort == 0x0302 && kQuery == 0x0303 && kAnswer == 0x0304 &&
+                kResult == 0x0305 && kGreeting == 0x0306);
   using chorus_test::hex_bytes;
   const Hello h{0x0102030405060708ull, 2, 3, 4, {5, 6}, 0x0a0b0c0d};
   const auto hello = hex_bytes(

@@ -46,6 +46,7 @@
 #include "foundations/transport/zmq_transport.h"
 #include "foundations/wire/byte_reader.h"
 #include "foundations/wire/byte_writer.h"
+#include "foundations/wire/message_types.h"
 #include "tools/chorus/command.h"
 
 namespace {
@@ -53,7 +54,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::uint16_t kPing = 1, kPong = 2, kAck = 3, kQuit = 4, kData = 0x10;
+// The bench's own messages, between its client and its forked server.
+constexpr std::uint16_t kPing = chorus::msg::kTest.at(1), kPong = chorus::msg::kTest.at(2),
+                        kAck = chorus::msg::kTest.at(3), kQuit = chorus::msg::kTest.at(4),
+                        kData = chorus::msg::kTest.at(0x10);
 
 struct Options {
   bool json = false;
