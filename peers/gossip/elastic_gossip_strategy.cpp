@@ -230,7 +230,7 @@ class ElasticGossipStrategy final : public PeerExchange {
 
   void refuse(const std::string& to, std::uint64_t round) {
     LetterHead h = head(kElasticNack, round);
-    h.a = clock_.current();
+    h.nack.clock = clock_.current();
     channel().send(to, h, {}, std::chrono::milliseconds(200));
   }
 
@@ -363,7 +363,7 @@ class ElasticGossipStrategy final : public PeerExchange {
   }
 
   void on_nack(Letter&& l) {
-    clock_.saw(l.head.a);
+    clock_.saw(l.head.nack.clock);
     const PairKey key{l.from_id, l.head.round};
     std::lock_guard lock(mutex_);
     if (pending_.erase(key)) {

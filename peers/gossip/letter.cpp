@@ -8,6 +8,47 @@ namespace {
 
 constexpr std::uint8_t kVersion = 1;
 
+// The two kind-specific words of a head (LetterHead's per-kind fields), in wire order.
+struct Words {
+  std::uint64_t first = 0, second = 0;
+};
+
+Words words_of(const LetterHead& h) {
+  switch (h.kind) {
+    case kHello: return {h.hello.answer ? 1u : 0u, 0};
+    case kElasticNack: return {h.nack.clock, 0};
+    case kStoreRequest: return {h.store.shard, static_cast<std::uint64_t>(h.store.op)};
+    case kStoreReply: return {h.store.shard, static_cast<std::uint64_t>(h.store.status)};
+    case kStoreCopy: return {h.store.shard, h.store.version};
+    case kLeaderFetch: return {h.fetch.pulled ? 1u : 0u, h.fetch.incarnation};
+    default: return {};
+  }
+}
+
+void set_words(LetterHead& h, Words w) {
+  switch (h.kind) {
+    case kHello: h.hello.answer = w.first != 0; break;
+    case kElasticNack: h.nack.clock = w.first; break;
+    case kStoreRequest:
+      h.store.shard = w.first;
+      h.store.op = static_cast<StoreOp>(w.second);
+      break;
+    case kStoreReply:
+      h.store.shard = w.first;
+      h.store.status = static_cast<StoreStatus>(w.second);
+      break;
+    case kStoreCopy:
+      h.store.shard = w.first;
+      h.store.version = w.second;
+      break;
+    case kLeaderFetch:
+      h.fetch.pulled = w.first == 1;
+      h.fetch.incarnation = w.second;
+      break;
+    default: break;
+  }
+}
+
 }  // namespace
 
 std::vector<std::byte> encode(const LetterHead& h) {
@@ -22,8 +63,9 @@ std::vector<std::byte> encode(const LetterHead& h) {
   w.i64(h.since_start);
   w.u64(h.view);
   w.f64(h.value);
-  w.u64(h.a);
-  w.u64(h.b);
+  const Words words = words_of(h);
+  w.u64(words.first);
+  w.u64(words.second);
   w.u64(h.count);
   return w.take();
 }
@@ -40,11 +82,13 @@ std::optional<LetterHead> decode(std::span<const std::byte> in) {
   h.since_start = r.i64();
   h.view = r.u64();
   h.value = r.f64();
-  h.a = r.u64();
-  h.b = r.u64();
+  Words words;
+  words.first = r.u64();
+  words.second = r.u64();
   h.count = r.u64();
   if (h.count > (std::uint64_t{1} << 34)) r.fail();  // far beyond any model
   if (!r.finished()) return std::nullopt;
+  set_words(h, words);
   return h;
 }
 
