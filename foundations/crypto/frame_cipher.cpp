@@ -6,6 +6,7 @@
 
 #include "foundations/base/error.h"
 #include "foundations/crypto/aes_gcm.h"
+#include "foundations/wire/byte_writer.h"
 
 namespace chorus {
 
@@ -16,8 +17,9 @@ constexpr std::uint32_t kDomainHead = 0, kDomainBody = 1, kDomainSealed = 2;
 struct Nonce {
   unsigned char bytes[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = {};
   Nonce(std::uint64_t seq, std::uint32_t domain) {
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(seq >> (8 * i));
-    for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<unsigned char>(domain >> (8 * i));
+    wire::ByteWriter w(std::as_writable_bytes(std::span(bytes)));
+    w.u64(seq);
+    w.u32(domain);
   }
 };
 static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12);
@@ -110,11 +112,10 @@ std::shared_ptr<const FrameCipher::SenderKey> FrameCipher::derive(const CacheKey
   const auto& base = k.protection == static_cast<std::uint8_t>(wire::Protection::kEncrypted)
                          ? base_encrypted_ : base_authenticated_;
   unsigned char input[17];
-  for (int i = 0; i < 8; ++i) {
-    input[i] = static_cast<unsigned char>(k.sender >> (8 * i));
-    input[8 + i] = static_cast<unsigned char>(k.incarnation >> (8 * i));
-  }
-  input[16] = k.cipher;
+  wire::ByteWriter w(std::as_writable_bytes(std::span(input)));
+  w.u64(k.sender);
+  w.u64(k.incarnation);
+  w.u8(k.cipher);
   auto key = std::make_shared<SenderKey>();
   key->cipher = static_cast<wire::Cipher>(k.cipher);
   crypto_generichash(key->raw, sizeof key->raw, input, sizeof input, base.data(), base.size());

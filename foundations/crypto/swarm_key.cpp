@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "foundations/base/error.h"
+#include "foundations/wire/byte_reader.h"
 
 namespace chorus {
 
@@ -126,8 +127,7 @@ SwarmKey::Bytes SwarmKey::derive(const char context[8], std::uint64_t id) const 
 
 std::uint64_t SwarmKey::swarm_id() const {
   Bytes d = derive("chswarm1", 1);
-  std::uint64_t id = 0;
-  for (int i = 0; i < 8; ++i) id |= static_cast<std::uint64_t>(d[i]) << (8 * i);
+  const std::uint64_t id = wire::ByteReader(std::as_bytes(std::span(d))).u64();
   sodium_memzero(d.data(), d.size());
   return id;
 }

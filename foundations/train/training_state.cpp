@@ -19,12 +19,13 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "foundations/base/error.h"
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 
 namespace chorus {
 
@@ -38,19 +39,6 @@ constexpr std::size_t kMaxNameBytes = 64;
 // floats follow).
 constexpr std::size_t kFixedBytes = 4 + 4 + 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8;
 constexpr std::size_t kCrcBytes = 4;
-
-static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
-
-template <typename T>
-T to_little(T v) {
-  if constexpr (std::endian::native == std::endian::big) {
-    unsigned char b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));
-    for (std::size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
-    std::memcpy(&v, b, sizeof(T));
-  }
-  return v;
-}
 
 std::uint32_t crc_of(std::span<const std::byte> bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -71,84 +59,10 @@ bool printable(const std::string& s) {
   return true;
 }
 
-class Writer {
- public:
-  explicit Writer(std::size_t size) : out_(size) {}
-  template <typename T>
-  void put(T v) {
-    v = to_little(v);
-    std::memcpy(out_.data() + pos_, &v, sizeof(T));
-    pos_ += sizeof(T);
-  }
-  void put_name(const std::string& s) {
-    put(static_cast<std::uint32_t>(s.size()));
-    std::memcpy(out_.data() + pos_, s.data(), s.size());
-    pos_ += s.size();
-  }
-  void put_floats(const std::vector<float>& v) {
-    if constexpr (std::endian::native == std::endian::little) {
-      if (!v.empty()) std::memcpy(out_.data() + pos_, v.data(), v.size() * sizeof(float));
-      pos_ += v.size() * sizeof(float);
-    } else {
-      for (float f : v) put(f);
-    }
-  }
-  std::size_t pos() const { return pos_; }
-  std::vector<std::byte> take() { return std::move(out_); }
-  std::span<const std::byte> written() const { return {out_.data(), pos_}; }
-
- private:
-  std::vector<std::byte> out_;
-  std::size_t pos_ = 0;
-};
-
-// Reads fields from the input; every read is checked against the bytes present.
-class Reader {
- public:
-  Reader(std::span<const std::byte> in, const std::string& what) : in_(in), what_(what) {}
-  template <typename T>
-  T get(const char* field) {
-    need(sizeof(T), field);
-    T v;
-    std::memcpy(&v, in_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return to_little(v);
-  }
-  std::string get_name(const char* field) {
-    const std::uint32_t n = get<std::uint32_t>(field);
-    if (n > kMaxNameBytes)
-      throw UserError(fmt::format("{}: {} length {} exceeds the limit of {} bytes (corrupt or not a training state)",
-                                  what_, field, n, kMaxNameBytes));
-    need(n, field);
-    std::string s(reinterpret_cast<const char*>(in_.data() + pos_), n);
-    pos_ += n;
-    return s;
-  }
-  void need(std::size_t n, const char* field) const {
-    if (in_.size() - pos_ < n)
-      throw UserError(fmt::format("{}: truncated at {} ({} bytes in all)", what_, field, in_.size()));
-  }
-  std::size_t pos() const { return pos_; }
-  std::size_t left() const { return in_.size() - pos_; }
-
- private:
-  std::span<const std::byte> in_;
-  const std::string& what_;
-  std::size_t pos_ = 0;
-};
-
 void check_finite(const std::vector<float>& v, const char* field, const std::string& what) {
   for (std::size_t i = 0; i < v.size(); ++i)
     if (!std::isfinite(v[i]))
       throw UserError(fmt::format("{}: {} element {} is {}", what, field, i, std::isnan(v[i]) ? "NaN" : "Inf"));
-}
-
-std::vector<float> read_floats(std::span<const std::byte> bytes) {
-  std::vector<float> v(bytes.size() / sizeof(float));
-  if (!v.empty()) std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
-  if constexpr (std::endian::native == std::endian::big)
-    for (float& f : v) f = to_little(f);
-  return v;
 }
 
 }  // namespace
@@ -168,43 +82,57 @@ std::vector<std::byte> TrainingState::encode() const {
 
   const std::size_t size = kFixedBytes + model.size() + optimizer.size() +
                            (params.size() + optimizer_state.size()) * sizeof(float) + kCrcBytes;
-  Writer w(size);
-  for (char c : kMagic) w.put(c);
-  w.put(kVersion);
-  w.put_name(model);
-  w.put_name(optimizer);
-  w.put(step);
-  w.put(epoch);
-  w.put(offset);
-  w.put(shard_size);
-  w.put(static_cast<std::uint64_t>(params.size()));
-  w.put(static_cast<std::uint64_t>(optimizer_state.size()));
-  w.put_floats(params);
-  w.put_floats(optimizer_state);
-  w.put(crc_of(w.written()));
-  CHORUS_CHECK(w.pos() == size, "encoded size must match the computed size");
+  wire::ByteWriter w;
+  w.reserve(size);
+  w.text(std::string_view(kMagic, sizeof kMagic));
+  w.u32(kVersion);
+  for (const std::string* name : {&model, &optimizer}) {
+    w.u32(static_cast<std::uint32_t>(name->size()));
+    w.text(*name);
+  }
+  w.i64(step);
+  w.i64(epoch);
+  w.u64(offset);
+  w.u64(shard_size);
+  w.u64(params.size());
+  w.u64(optimizer_state.size());
+  w.f32s(params);
+  w.f32s(optimizer_state);
+  w.u32(crc_of(w.written()));
+  CHORUS_CHECK(w.size() == size, "encoded size must match the computed size");
   return w.take();
 }
 
 TrainingState TrainingState::decode(std::span<const std::byte> bytes, const std::string& what) {
-  Reader r(bytes, what);
-  char magic[4];
-  for (char& c : magic) c = r.get<char>("magic");
-  if (std::memcmp(magic, kMagic, 4) != 0)
+  wire::ByteReader r(bytes);
+  // Each read is checked at once, so that the error names the field the bytes end in.
+  const auto checked = [&](auto value, const char* field) {
+    if (!r.ok()) throw UserError(fmt::format("{}: truncated at {} ({} bytes in all)", what, field, bytes.size()));
+    return value;
+  };
+  const auto name = [&](const char* field) {
+    const std::uint32_t n = checked(r.u32(), field);
+    if (n > kMaxNameBytes)
+      throw UserError(fmt::format("{}: {} length {} exceeds the limit of {} bytes (corrupt or not a training state)",
+                                  what, field, n, kMaxNameBytes));
+    return checked(r.text(n), field);
+  };
+  const std::span<const std::byte> magic = checked(r.bytes(sizeof kMagic), "magic");
+  if (std::memcmp(magic.data(), kMagic, sizeof kMagic) != 0)
     throw UserError(fmt::format("{}: not a chorus training state (bad magic)", what));
-  const std::uint32_t version = r.get<std::uint32_t>("version");
+  const std::uint32_t version = checked(r.u32(), "version");
   if (version < kOldestVersion || version > kVersion)
     throw UserError(fmt::format("{}: format version {} is not supported (this chorus reads versions {} to {})",
                                 what, version, kOldestVersion, kVersion));
   TrainingState s;
-  s.model = r.get_name("model name");
-  s.optimizer = r.get_name("optimizer name");
-  s.step = r.get<std::int64_t>("step");
-  s.epoch = r.get<std::int64_t>("epoch");
-  s.offset = r.get<std::uint64_t>("data offset");
-  if (version >= 2) s.shard_size = r.get<std::uint64_t>("shard size");
-  const std::uint64_t n_params = r.get<std::uint64_t>("parameter count");
-  const std::uint64_t n_state = r.get<std::uint64_t>("optimizer state count");
+  s.model = name("model name");
+  s.optimizer = name("optimizer name");
+  s.step = checked(r.i64(), "step");
+  s.epoch = checked(r.i64(), "epoch");
+  s.offset = checked(r.u64(), "data offset");
+  if (version >= 2) s.shard_size = checked(r.u64(), "shard size");
+  const std::uint64_t n_params = checked(r.u64(), "parameter count");
+  const std::uint64_t n_state = checked(r.u64(), "optimizer state count");
 
   // The counts must describe exactly the bytes present: floats, then the CRC.
   const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() / sizeof(float) / 2;
@@ -212,16 +140,17 @@ TrainingState TrainingState::decode(std::span<const std::byte> bytes, const std:
     throw UserError(fmt::format("{}: element counts {} and {} are absurd (corrupt file)", what, n_params, n_state));
   const std::uint64_t float_bytes = (n_params + n_state) * sizeof(float);
   const std::uint64_t needed = float_bytes + kCrcBytes;
-  if (r.left() < needed)
+  if (r.remaining() < needed)
     throw UserError(fmt::format("{}: truncated: {} bytes, but its counts ({} parameters, {} optimizer state) need {}",
-                                what, bytes.size(), n_params, n_state, r.pos() + needed));
-  if (r.left() > needed)
-    throw UserError(fmt::format("{}: {} unexpected bytes after the data (corrupt file)", what, r.left() - needed));
+                                what, bytes.size(), n_params, n_state, r.position() + needed));
+  if (r.remaining() > needed)
+    throw UserError(fmt::format("{}: {} unexpected bytes after the data (corrupt file)", what, r.remaining() - needed));
 
-  const std::size_t body = bytes.size() - kCrcBytes;
-  std::uint32_t stored;
-  std::memcpy(&stored, bytes.data() + body, sizeof stored);
-  stored = to_little(stored);
+  s.params = r.f32s(n_params);
+  s.optimizer_state = r.f32s(n_state);
+  const std::size_t body = r.position();
+  const std::uint32_t stored = r.u32();
+  CHORUS_CHECK(r.finished(), "the counts were checked against the bytes present");
   const std::uint32_t computed = crc_of(bytes.first(body));
   if (stored != computed)
     throw UserError(fmt::format("{}: CRC mismatch (stored {:08x}, computed {:08x}): the data is corrupt", what,
@@ -231,10 +160,6 @@ TrainingState TrainingState::decode(std::span<const std::byte> bytes, const std:
   if (!printable(s.optimizer)) throw UserError(fmt::format("{}: the optimizer name is not printable text", what));
   if (s.step < 0 || s.epoch < 0)
     throw UserError(fmt::format("{}: negative step {} or epoch {}", what, s.step, s.epoch));
-
-  const std::size_t at = r.pos();
-  s.params = read_floats(bytes.subspan(at, n_params * sizeof(float)));
-  s.optimizer_state = read_floats(bytes.subspan(at + n_params * sizeof(float), n_state * sizeof(float)));
   check_finite(s.params, "parameter", what);
   check_finite(s.optimizer_state, "optimizer state", what);
   return s;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <string_view>
 
+#include "foundations/wire/byte_reader.h"
+
 namespace chorus {
 
 bool is_on_this_host(const std::string& address) {
@@ -37,9 +39,7 @@ bool is_on_this_host(const std::string& address) {
 std::uint64_t peer_id_from_address(const std::string& address) {
   unsigned char h[16];
   crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(address.data()), address.size(), nullptr, 0);
-  std::uint64_t id = 0;
-  for (int i = 0; i < 8; ++i) id |= static_cast<std::uint64_t>(h[i]) << (8 * i);
-  return id;
+  return wire::ByteReader(std::as_bytes(std::span(h))).u64();
 }
 
 std::uint64_t wall_clock_us() {

@@ -6,12 +6,19 @@
 
 namespace chorus {
 
-// Inclusive range of message types a receive() call wants.
+// Inclusive range of message types a receive() call wants; also a family of message types.
 struct TypeRange {
   std::uint16_t first = 0;
   std::uint16_t last = 0xffff;
-  static TypeRange only(std::uint16_t type) { return {type, type}; }
-  bool contains(std::uint16_t type) const { return type >= first && type <= last; }
+  static constexpr TypeRange only(std::uint16_t type) { return {type, type}; }
+  constexpr bool contains(std::uint16_t type) const { return type >= first && type <= last; }
+  // The type `offset` places after the family's first: how every message type is named, e.g.
+  // `inline constexpr std::uint16_t kPing = msg::kMembership.at(1);`. Evaluated only while
+  // compiling, and an offset outside the family does not compile.
+  consteval std::uint16_t at(std::uint16_t offset) const {
+    if (offset > last - first) throw "message type offset outside its family";
+    return static_cast<std::uint16_t>(first + offset);
+  }
 };
 
 }  // namespace chorus

@@ -6,26 +6,13 @@
 #include <cstring>
 
 #include "foundations/base/error.h"
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 #include "foundations/wire/finite_scan.h"
 
 namespace chorus::wire {
 
 namespace {
-
-// Little-endian stores and loads, independent of the host's byte order.
-template <typename T>
-void put(std::span<std::byte> out, std::size_t off, T v) {
-  for (std::size_t i = 0; i < sizeof(T); ++i)
-    out[off + i] = static_cast<std::byte>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
-}
-
-template <typename T>
-T get(std::span<const std::byte> in, std::size_t off) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i)
-    v |= static_cast<std::uint64_t>(std::to_integer<std::uint8_t>(in[off + i])) << (8 * i);
-  return static_cast<T>(v);
-}
 
 DecodeResult fail(RejectReason reason, std::string detail) {
   DecodeResult r;
@@ -82,47 +69,48 @@ void encode_head(const Header& h, std::string_view address, const ParamHeader* p
                "a cipher is named exactly for protected frames");
   CHORUS_CHECK(out.size() == head_bytes(h.kind, h.protection, address.size()),
                "head buffer has the wrong size");
-  put<std::uint32_t>(out, 0, kMagic);
-  put<std::uint16_t>(out, 4, h.version);
-  put<std::uint16_t>(out, 6, h.type);
-  put<std::uint64_t>(out, 8, h.swarm_id);
-  put<std::uint64_t>(out, 16, h.sender_id);
-  put<std::uint64_t>(out, 24, h.incarnation);
-  put<std::uint64_t>(out, 32, h.sequence);
-  put<std::uint64_t>(out, 40, h.timestamp_us);
-  put<std::uint64_t>(out, 48, h.payload_bytes);
-  put<std::uint8_t>(out, 56, static_cast<std::uint8_t>(h.kind));
-  put<std::uint8_t>(out, 57, static_cast<std::uint8_t>(h.protection));
-  put<std::uint8_t>(out, 58, static_cast<std::uint8_t>(h.cipher));
-  put<std::uint8_t>(out, 59, static_cast<std::uint8_t>(address.size()));
-  put<std::uint32_t>(out, 60, 0);
-  std::memcpy(out.data() + kFixedHeaderBytes, address.data(), address.size());
-  std::size_t off = kFixedHeaderBytes + address.size();
+  ByteWriter w(out);
+  w.u32(kMagic);
+  w.u16(h.version);
+  w.u16(h.type);
+  w.u64(h.swarm_id);
+  w.u64(h.sender_id);
+  w.u64(h.incarnation);
+  w.u64(h.sequence);
+  w.u64(h.timestamp_us);
+  w.u64(h.payload_bytes);
+  w.u8(static_cast<std::uint8_t>(h.kind));
+  w.u8(static_cast<std::uint8_t>(h.protection));
+  w.u8(static_cast<std::uint8_t>(h.cipher));
+  w.u8(static_cast<std::uint8_t>(address.size()));
+  w.u32(0);  // reserved
+  w.text(address);
   if (params) {
-    put<std::uint64_t>(out, off + 0, params->step);
-    put<std::uint64_t>(out, off + 8, params->tag);
-    put<std::uint64_t>(out, off + 16, params->total_elements);
-    put<std::uint64_t>(out, off + 24, params->offset);
-    put<std::uint32_t>(out, off + 32, params->count);
-    put<std::uint32_t>(out, off + 36, params->chunk_index);
-    put<std::uint32_t>(out, off + 40, params->chunk_count);
-    put<std::uint8_t>(out, off + 44, static_cast<std::uint8_t>(params->dtype));
-    put<std::uint8_t>(out, off + 45, 0);
-    put<std::uint16_t>(out, off + 46, 0);
-    off += kParamHeaderBytes;
+    w.u64(params->step);
+    w.u64(params->tag);
+    w.u64(params->total_elements);
+    w.u64(params->offset);
+    w.u32(params->count);
+    w.u32(params->chunk_index);
+    w.u32(params->chunk_count);
+    w.u8(static_cast<std::uint8_t>(params->dtype));
+    w.u8(0);  // reserved
+    w.u16(0);
   }
   // The tag (if any) is left for the sealer; zero it so the bytes are defined.
-  std::memset(out.data() + off, 0, out.size() - off);
+  w.zeros(out.size() - w.size());
 }
 
 DecodeResult decode_head(std::span<const std::byte> in, std::uint64_t body_bytes,
                          const DecodeLimits& limits) {
-  if (in.size() < 8)
-    return fail(RejectReason::kTruncated, fmt::format("head of {} bytes, shorter than magic and version", in.size()));
-  if (get<std::uint32_t>(in, 0) != kMagic)
-    return fail(RejectReason::kBadMagic, "not a chorus frame (wrong magic)");
+  ByteReader read(in);
+  const std::uint32_t magic = read.u32();
   Header h;
-  h.version = get<std::uint16_t>(in, 4);
+  h.version = read.u16();
+  if (!read.ok())
+    return fail(RejectReason::kTruncated, fmt::format("head of {} bytes, shorter than magic and version", in.size()));
+  if (magic != kMagic)
+    return fail(RejectReason::kBadMagic, "not a chorus frame (wrong magic)");
   if (h.version > kVersion)
     return fail(RejectReason::kBadVersion,
                 fmt::format("wire version {} is newer than this chorus speaks ({}); upgrade this peer",
@@ -131,21 +119,22 @@ DecodeResult decode_head(std::span<const std::byte> in, std::uint64_t body_bytes
     return fail(RejectReason::kBadVersion,
                 fmt::format("wire version {} is older than the oldest this chorus accepts ({}); "
                             "upgrade the sender", h.version, kOldestAcceptedVersion));
-  if (in.size() < kFixedHeaderBytes)
+  h.type = read.u16();
+  h.swarm_id = read.u64();
+  h.sender_id = read.u64();
+  h.incarnation = read.u64();
+  h.sequence = read.u64();
+  h.timestamp_us = read.u64();
+  h.payload_bytes = read.u64();
+  const std::uint8_t kind = read.u8();
+  const std::uint8_t protection = read.u8();
+  const std::uint8_t cipher = read.u8();
+  const std::size_t address_bytes = read.u8();
+  const std::uint32_t reserved = read.u32();
+  if (!read.ok())
     return fail(RejectReason::kTruncated, fmt::format("head of {} bytes, shorter than the {}-byte header",
                                                       in.size(), kFixedHeaderBytes));
-  h.type = get<std::uint16_t>(in, 6);
-  h.swarm_id = get<std::uint64_t>(in, 8);
-  h.sender_id = get<std::uint64_t>(in, 16);
-  h.incarnation = get<std::uint64_t>(in, 24);
-  h.sequence = get<std::uint64_t>(in, 32);
-  h.timestamp_us = get<std::uint64_t>(in, 40);
-  h.payload_bytes = get<std::uint64_t>(in, 48);
-  const auto kind = get<std::uint8_t>(in, 56);
-  const auto protection = get<std::uint8_t>(in, 57);
-  const auto cipher = get<std::uint8_t>(in, 58);
-  const std::size_t address_bytes = get<std::uint8_t>(in, 59);
-  if (get<std::uint32_t>(in, 60) != 0) return fail(RejectReason::kMalformed, "reserved header bytes are not zero");
+  if (reserved != 0) return fail(RejectReason::kMalformed, "reserved header bytes are not zero");
   if (kind > 1) return fail(RejectReason::kMalformed, fmt::format("unknown payload kind {}", kind));
   if (protection > 2) return fail(RejectReason::kMalformed, fmt::format("unknown protection {}", protection));
   if (cipher > 2) return fail(RejectReason::kMalformed, fmt::format("unknown cipher {}", cipher));
@@ -156,6 +145,7 @@ DecodeResult decode_head(std::span<const std::byte> in, std::uint64_t body_bytes
     return fail(RejectReason::kMalformed, "cipher does not match protection");
   if (address_bytes == 0) return fail(RejectReason::kMalformed, "empty sender address");
 
+  // From here on the exact length is known to be present: the reads below cannot fail.
   const std::size_t expected = head_bytes(h.kind, h.protection, address_bytes);
   if (in.size() < expected)
     return fail(RejectReason::kTruncated, fmt::format("head of {} bytes, its fields need {}", in.size(), expected));
@@ -169,22 +159,23 @@ DecodeResult decode_head(std::span<const std::byte> in, std::uint64_t body_bytes
                                                       h.payload_bytes, body_bytes));
 
   DecodedHead d;
-  const char* address = reinterpret_cast<const char*>(in.data() + kFixedHeaderBytes);
-  for (std::size_t i = 0; i < address_bytes; ++i)
-    if (!address_char_ok(address[i])) return fail(RejectReason::kMalformed, "sender address is not printable ASCII");
-  d.sender_address = std::string_view(address, address_bytes);
-  std::size_t off = kFixedHeaderBytes + address_bytes;
+  const std::span<const std::byte> address = read.bytes(address_bytes);
+  d.sender_address = std::string_view(reinterpret_cast<const char*>(address.data()), address.size());
+  for (char c : d.sender_address)
+    if (!address_char_ok(c)) return fail(RejectReason::kMalformed, "sender address is not printable ASCII");
   if (h.kind == PayloadKind::kParams) {
     ParamHeader p;
-    p.step = get<std::uint64_t>(in, off + 0);
-    p.tag = get<std::uint64_t>(in, off + 8);
-    p.total_elements = get<std::uint64_t>(in, off + 16);
-    p.offset = get<std::uint64_t>(in, off + 24);
-    p.count = get<std::uint32_t>(in, off + 32);
-    p.chunk_index = get<std::uint32_t>(in, off + 36);
-    p.chunk_count = get<std::uint32_t>(in, off + 40);
-    const auto dtype = get<std::uint8_t>(in, off + 44);
-    if (get<std::uint8_t>(in, off + 45) != 0 || get<std::uint16_t>(in, off + 46) != 0)
+    p.step = read.u64();
+    p.tag = read.u64();
+    p.total_elements = read.u64();
+    p.offset = read.u64();
+    p.count = read.u32();
+    p.chunk_index = read.u32();
+    p.chunk_count = read.u32();
+    const std::uint8_t dtype = read.u8();
+    const std::uint8_t reserved8 = read.u8();
+    const std::uint16_t reserved16 = read.u16();
+    if (reserved8 != 0 || reserved16 != 0)
       return fail(RejectReason::kMalformed, "reserved payload header bytes are not zero");
     p.dtype = static_cast<DType>(dtype);
     const std::size_t esize = dtype_bytes(p.dtype);
@@ -197,11 +188,12 @@ DecodeResult decode_head(std::span<const std::byte> in, std::uint64_t body_bytes
     if (p.chunk_count == 0 || p.chunk_index >= p.chunk_count)
       return fail(RejectReason::kMalformed, "chunk index not below chunk count");
     d.params = p;
-    off += kParamHeaderBytes;
   }
   d.header = h;
-  d.authenticated = in.first(off);
-  d.tag = in.subspan(off);
+  d.authenticated = in.first(read.position());
+  d.tag = read.bytes(tag_bytes(h.protection));
+  if (!read.finished())  // the length check above rules this out
+    return fail(RejectReason::kBadLength, fmt::format("head of {} bytes, its fields need {}", in.size(), expected));
   DecodeResult r;
   r.head = d;
   return r;

@@ -242,7 +242,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
 
   void refuse(const std::string& to, std::uint64_t round) {
     LetterHead h = head(kElasticNack, round);
-    h.a = clock_.current();
+    h.nack.clock = clock_.current();
     channel().send(to, h, {}, std::chrono::milliseconds(200));
   }
 
@@ -375,7 +375,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
   }
 
   void on_nack(Letter&& l) {
-    clock_.saw(l.head.a);
+    clock_.saw(l.head.nack.clock);
     const PairKey key{l.from_id, l.head.round};
     std::lock_guard lock(mutex_);
     if (pending_.erase(key)) {

@@ -1,61 +1,94 @@
 #include "peers/gossip/letter.h"
 
-#include <bit>
-#include <cstring>
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 
 namespace chorus::gossip {
 namespace {
 
 constexpr std::uint8_t kVersion = 1;
 
-void put(std::vector<std::byte>& out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+// The two kind-specific words of a head (LetterHead's per-kind fields), in wire order.
+struct Words {
+  std::uint64_t first = 0, second = 0;
+};
+
+Words words_of(const LetterHead& h) {
+  switch (h.kind) {
+    case kHello: return {h.hello.answer ? 1u : 0u, 0};
+    case kElasticNack: return {h.nack.clock, 0};
+    case kStoreRequest: return {h.store.shard, static_cast<std::uint64_t>(h.store.op)};
+    case kStoreReply: return {h.store.shard, static_cast<std::uint64_t>(h.store.status)};
+    case kStoreCopy: return {h.store.shard, h.store.version};
+    case kLeaderFetch: return {h.fetch.pulled ? 1u : 0u, h.fetch.incarnation};
+    default: return {};
+  }
 }
 
-std::uint64_t get(std::span<const std::byte> in, std::size_t& at, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(in[at + i]) << (8 * i);
-  at += static_cast<std::size_t>(bytes);
-  return v;
+void set_words(LetterHead& h, Words w) {
+  switch (h.kind) {
+    case kHello: h.hello.answer = w.first != 0; break;
+    case kElasticNack: h.nack.clock = w.first; break;
+    case kStoreRequest:
+      h.store.shard = w.first;
+      h.store.op = static_cast<StoreOp>(w.second);
+      break;
+    case kStoreReply:
+      h.store.shard = w.first;
+      h.store.status = static_cast<StoreStatus>(w.second);
+      break;
+    case kStoreCopy:
+      h.store.shard = w.first;
+      h.store.version = w.second;
+      break;
+    case kLeaderFetch:
+      h.fetch.pulled = w.first == 1;
+      h.fetch.incarnation = w.second;
+      break;
+    default: break;
+  }
 }
 
 }  // namespace
 
 std::vector<std::byte> encode(const LetterHead& h) {
-  std::vector<std::byte> out;
-  out.reserve(kLetterHeadBytes);
-  put(out, kVersion, 1);
-  put(out, h.kind, 2);
-  put(out, h.id, 8);
-  put(out, h.ref, 8);
-  put(out, h.round, 8);
-  put(out, static_cast<std::uint64_t>(h.step), 8);
-  put(out, static_cast<std::uint64_t>(h.since_start), 8);
-  put(out, h.view, 8);
-  put(out, std::bit_cast<std::uint64_t>(h.value), 8);
-  put(out, h.a, 8);
-  put(out, h.b, 8);
-  put(out, h.count, 8);
-  return out;
+  wire::ByteWriter w;
+  w.reserve(kLetterHeadBytes);
+  w.u8(kVersion);
+  w.u16(h.kind);
+  w.u64(h.id);
+  w.u64(h.ref);
+  w.u64(h.round);
+  w.i64(h.step);
+  w.i64(h.since_start);
+  w.u64(h.view);
+  w.f64(h.value);
+  const Words words = words_of(h);
+  w.u64(words.first);
+  w.u64(words.second);
+  w.u64(h.count);
+  return w.take();
 }
 
 std::optional<LetterHead> decode(std::span<const std::byte> in) {
-  if (in.size() != kLetterHeadBytes) return std::nullopt;
-  std::size_t at = 0;
-  if (get(in, at, 1) != kVersion) return std::nullopt;
+  wire::ByteReader r(in);
+  if (r.u8() != kVersion) r.fail();
   LetterHead h;
-  h.kind = static_cast<std::uint16_t>(get(in, at, 2));
-  h.id = get(in, at, 8);
-  h.ref = get(in, at, 8);
-  h.round = get(in, at, 8);
-  h.step = static_cast<std::int64_t>(get(in, at, 8));
-  h.since_start = static_cast<std::int64_t>(get(in, at, 8));
-  h.view = get(in, at, 8);
-  h.value = std::bit_cast<double>(get(in, at, 8));
-  h.a = get(in, at, 8);
-  h.b = get(in, at, 8);
-  h.count = get(in, at, 8);
-  if (h.count > (std::uint64_t{1} << 34)) return std::nullopt;  // far beyond any model
+  h.kind = r.u16();
+  h.id = r.u64();
+  h.ref = r.u64();
+  h.round = r.u64();
+  h.step = r.i64();
+  h.since_start = r.i64();
+  h.view = r.u64();
+  h.value = r.f64();
+  Words words;
+  words.first = r.u64();
+  words.second = r.u64();
+  h.count = r.u64();
+  if (h.count > (std::uint64_t{1} << 34)) r.fail();  // far beyond any model
+  if (!r.finished()) return std::nullopt;
+  set_words(h, words);
   return h;
 }
 

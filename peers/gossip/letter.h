@@ -18,11 +18,12 @@
 
 #include "foundations/transport/transport.h"
 #include "foundations/wire/message_types.h"
+#include "peers/gossip/letter_kinds.h"
 
 namespace chorus::gossip {
 
-inline constexpr std::uint16_t kLetterHead = msg::kGossip.first;
-inline constexpr std::uint16_t kLetterValues = msg::kGossip.first + 1;
+inline constexpr std::uint16_t kLetterHead = msg::kGossip.at(0);
+inline constexpr std::uint16_t kLetterValues = msg::kGossip.at(1);
 
 struct LetterHead {
   std::uint16_t kind = 0;         // what the letter is (see letter_kinds.h)
@@ -33,7 +34,27 @@ struct LetterHead {
   std::int64_t since_start = 0;   // the sender's local steps since its process (re)started
   std::uint64_t view = 0;         // the sender's view number
   double value = 0;               // a scalar (push-sum weight, loss, currency, ...)
-  std::uint64_t a = 0, b = 0;     // kind-specific (shard index, version, offset, ...)
+
+  // Fields of one kind of letter each. On the wire they share two 8-byte words: encode()
+  // writes there the fields of head.kind, decode() reads back only those; every other kind's
+  // fields keep their defaults.
+  struct Hello {                      // kHello
+    bool answer = false;              // the answer to a greeting (which is not answered again)
+  } hello;
+  struct Nack {                       // kElasticNack
+    std::uint64_t clock = 0;          // the refusing peer's round clock
+  } nack;
+  struct Store {                      // kStoreRequest, kStoreReply, kStoreCopy
+    std::uint64_t shard = 0;          // which shard
+    StoreOp op{};                     // kStoreRequest: what the owner is asked to do
+    StoreStatus status{};             // kStoreReply: the owner's answer
+    std::uint64_t version = 0;        // kStoreCopy: updates applied to the shard
+  } store;
+  struct LeaderFetch {                // kLeaderFetch
+    bool pulled = false;              // the fetcher pulled towards a copy of this leader before:
+    std::uint64_t incarnation = 0;    // from this incarnation of the leader, at head.step
+  } fetch;
+
   std::uint64_t count = 0;        // float values following the head
 };
 

@@ -28,4 +28,9 @@ enum Kind : std::uint16_t {
   kLeaderParams = 32,
 };
 
+// What a kStoreRequest asks of a shard's owner, and what its kStoreReply says (see
+// sharded_store.h); 0 names neither (a head that does not set them).
+enum class StoreOp : std::uint64_t { elastic = 1, add_fetch = 2, init = 3 };
+enum class StoreStatus : std::uint64_t { ok = 0, missing = 1, not_owner = 2 };
+
 }  // namespace chorus::gossip

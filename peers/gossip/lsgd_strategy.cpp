@@ -192,7 +192,8 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
     h.since_start = snap->since_start;
     // The fetcher has pulled towards this copy already: say so instead of sending it again.
     const bool already_pulled =
-        l.head.a == 1 && l.head.b == services().transport.incarnation() && snap->step <= l.head.step;
+        l.head.fetch.pulled && l.head.fetch.incarnation == services().transport.incarnation() &&
+        snap->step <= l.head.step;
     channel().send(l.from, h, already_pulled ? std::span<const float>{} : std::span<const float>(snap->values));
   }
 
@@ -206,8 +207,8 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
     LetterHead h = head(kLeaderFetch);
     h.id = channel().next_id();
     if (const auto it = pulled_.find(leader); it != pulled_.end()) {
-      h.a = 1;
-      h.b = it->second.incarnation;
+      h.fetch.pulled = true;
+      h.fetch.incarnation = it->second.incarnation;
       h.step = it->second.step;
     }
     if (!channel().send(m->address, h, {})) return std::nullopt;

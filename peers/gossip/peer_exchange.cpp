@@ -40,15 +40,15 @@ PeerExchange::~PeerExchange() { shutdown(); }
 
 void PeerExchange::start() {
   channel_.on(kHello, [this](Letter&& l) {
-    // Answer a greeting (a = 0) so that a peer that started (or restarted) after this one
-    // hears from it too; answers (a = 1) are not answered.
-    if (l.head.a != 0) return;
+    // Answer a greeting so that a peer that started (or restarted) after this one hears from
+    // it too; answers are not answered.
+    if (l.head.hello.answer) return;
     {
       std::lock_guard lock(greeted_mutex_);
       greeted_.insert(l.from_id);
     }
     LetterHead h = head(kHello);
-    h.a = 1;
+    h.hello.answer = true;
     channel_.send(l.from, h, {}, std::chrono::milliseconds(200));
   });
   channel_.start();

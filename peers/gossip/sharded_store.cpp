@@ -46,7 +46,7 @@ std::uint64_t fnv1a(const std::vector<float>& v) {
 
 ShardAnswer answer_of(const Letter& l) {
   ShardAnswer a;
-  a.status = static_cast<StoreStatus>(l.head.b);
+  a.status = l.head.store.status;
   a.currency = l.head.value;
   a.values = l.values;
   return a;
@@ -158,8 +158,8 @@ std::vector<std::optional<ShardAnswer>> ShardedStore::request_all(StoreOp op, st
     LetterHead h = head;
     h.kind = kStoreRequest;
     h.id = channel_.next_id();
-    h.a = k;
-    h.b = static_cast<std::uint64_t>(op);
+    h.store.shard = k;
+    h.store.op = op;
     {
       std::lock_guard lock(mutex_);
       waiting_[h.id] = {k, std::vector<float>(part.begin(), part.end()), *o};
@@ -193,16 +193,16 @@ std::vector<std::optional<ShardAnswer>> ShardedStore::request_all(StoreOp op, st
 }
 
 void ShardedStore::on_request(Letter&& l) {
-  const std::size_t k = l.head.a;
+  const std::size_t k = l.head.store.shard;
   if (k >= shards_) return;
   const auto [b, e] = range(k);
-  const auto op = static_cast<StoreOp>(l.head.b);
+  const StoreOp op = l.head.store.op;
   if (op != StoreOp::elastic && op != StoreOp::add_fetch && op != StoreOp::init) return;
   if (l.values.size() != e - b) return;
   LetterHead h;
   h.kind = kStoreReply;
   h.ref = l.head.id;
-  h.a = k;
+  h.store.shard = k;
   ShardAnswer a;
   const View v = membership_.view();
   if (owner(v, k) != self_) {
@@ -211,7 +211,7 @@ void ShardedStore::on_request(Letter&& l) {
     std::lock_guard lock(mutex_);
     a = apply_locked(op, k, l.values, l.head);
   }
-  h.b = static_cast<std::uint64_t>(a.status);
+  h.store.status = a.status;
   h.value = a.currency;
   channel_.send(l.from, h, a.values);
 }
@@ -232,16 +232,16 @@ void ShardedStore::on_reply(Letter&& l) {
 }
 
 void ShardedStore::on_copy(Letter&& l) {
-  const std::size_t k = l.head.a;
+  const std::size_t k = l.head.store.shard;
   if (k >= shards_) return;
   const auto [b, e] = range(k);
   if (l.values.size() != e - b) return;
   const bool mine = owner(membership_.view(), k) == self_;
   std::lock_guard lock(mutex_);
   auto it = held_.find(k);
-  if (it != held_.end() && it->second.version >= l.head.b) return;
+  if (it != held_.end() && it->second.version >= l.head.store.version) return;
   Shard s;
-  s.version = l.head.b;
+  s.version = l.head.store.version;
   s.dirty = mine;  // an owner passes what it receives on to its replica
   s.value = std::move(l.values);
   held_[k] = std::move(s);
@@ -251,8 +251,8 @@ bool ShardedStore::send_copy(const std::string& to, std::size_t shard, const Sha
                              std::chrono::milliseconds timeout) {
   LetterHead h;
   h.kind = kStoreCopy;
-  h.a = shard;
-  h.b = s.version;
+  h.store.shard = shard;
+  h.store.version = s.version;
   return channel_.send(to, h, s.value, timeout);
 }
 

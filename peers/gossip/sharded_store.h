@@ -36,13 +36,11 @@
 
 #include "peers/exchange/dynamic_weights.h"
 #include "peers/gossip/gossip_channel.h"
+#include "peers/gossip/letter_kinds.h"
 #include "peers/gossip/mailbox.h"
 #include "peers/membership/membership.h"
 
 namespace chorus::gossip {
-
-enum class StoreOp : std::uint64_t { elastic = 1, add_fetch = 2, init = 3 };
-enum class StoreStatus : std::uint64_t { ok = 0, missing = 1, not_owner = 2 };
 
 struct StoreConfig {
   float alpha = 0.5f;  // elastic rate of the center

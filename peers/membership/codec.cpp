@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "foundations/base/error.h"
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 
 namespace chorus::membership {
 
@@ -10,88 +12,21 @@ namespace {
 
 constexpr std::size_t kMinRecordBytes = 8 + 8 + 8 + 1 + 8 + 1 + 1;  // a 0-length address is refused later
 
-class Writer {
- public:
-  void u8(std::uint8_t v) { out_.push_back(static_cast<std::byte>(v)); }
-  void u16(std::uint16_t v) { le(v, 2); }
-  void u64(std::uint64_t v) { le(v, 8); }
-  void str(const std::string& s) {
-    CHORUS_CHECK(s.size() <= 255, "a membership string is at most 255 bytes");
-    u8(static_cast<std::uint8_t>(s.size()));
-    for (char c : s) out_.push_back(static_cast<std::byte>(c));
-  }
-  std::vector<std::byte> take() { return std::move(out_); }
-
- private:
-  void le(std::uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) out_.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
-  }
-  std::vector<std::byte> out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> in) : in_(in) {}
-  bool u8(std::uint8_t& v) {
-    if (left() < 1) return fail("truncated");
-    v = static_cast<std::uint8_t>(in_[pos_++]);
-    return true;
-  }
-  bool u16(std::uint16_t& v) {
-    std::uint64_t x;
-    if (!le(x, 2)) return false;
-    v = static_cast<std::uint16_t>(x);
-    return true;
-  }
-  bool u64(std::uint64_t& v) { return le(v, 8); }
-  bool counter(std::uint64_t& v, const char* what) {
-    if (!u64(v)) return false;
-    if (v >= kMaxCounter) return fail(fmt::format("{} {} out of range", what, v));
-    return true;
-  }
-  bool str(std::string& s, bool allow_empty, const char* what) {
-    std::uint8_t n;
-    if (!u8(n)) return false;
-    if (n == 0 && !allow_empty) return fail(fmt::format("empty {}", what));
-    if (left() < n) return fail("truncated");
-    s.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const char c = static_cast<char>(in_[pos_ + i]);
-      if (c <= 0x20 || c >= 0x7f) return fail(fmt::format("{} holds a non-printable byte", what));
-      s[i] = c;
-    }
-    pos_ += n;
-    return true;
-  }
-  bool state(MemberState& s) {
-    std::uint8_t v;
-    if (!u8(v)) return false;
-    if (v > static_cast<std::uint8_t>(MemberState::left)) return fail(fmt::format("member state {}", v));
-    s = static_cast<MemberState>(v);
-    return true;
-  }
-  std::size_t left() const { return in_.size() - pos_; }
-  bool fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-    return false;
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  bool le(std::uint64_t& v, int bytes) {
-    if (left() < static_cast<std::size_t>(bytes)) return fail("truncated");
-    v = 0;
-    for (int i = 0; i < bytes; ++i) v |= static_cast<std::uint64_t>(in_[pos_ + i]) << (8 * i);
-    pos_ += static_cast<std::size_t>(bytes);
-    return true;
-  }
-  std::span<const std::byte> in_;
-  std::size_t pos_ = 0;
-  std::string error_;
-};
-
 bool known_type(std::uint16_t t) { return t >= kPing && t <= kGossip; }
 bool probes(std::uint16_t t) { return t == kPing || t == kAck || t == kPingReq; }
+
+// What is wrong with a decoded field, or "" when nothing is.
+std::string counter_problem(std::uint64_t v, const char* what) {
+  return v >= kMaxCounter ? fmt::format("{} {} out of range", what, v) : std::string();
+}
+std::string state_problem(std::uint8_t v) {
+  return v > static_cast<std::uint8_t>(MemberState::left) ? fmt::format("member state {}", v) : std::string();
+}
+std::string string_problem(const std::string& s, bool allow_empty, const char* what) {
+  if (s.empty() && !allow_empty) return fmt::format("empty {}", what);
+  if (!is_wire_string(s)) return fmt::format("{} holds a non-printable byte", what);
+  return {};
+}
 
 }  // namespace
 
@@ -109,16 +44,16 @@ std::size_t encoded_size(const MemberRecord& r) {
 std::vector<std::byte> encode(const Message& m) {
   CHORUS_CHECK(known_type(m.type), "unknown membership message type");
   CHORUS_CHECK(m.records.size() <= kMaxRecords, "too many membership records in one message");
-  Writer w;
+  wire::ByteWriter w;
   w.u8(kFormat);
   w.u64(m.sender.incarnation);
   w.u64(m.sender.version);
   w.u8(static_cast<std::uint8_t>(m.sender.state));
-  w.str(m.sender.group);
+  w.str8(m.sender.group);
   if (probes(m.type)) {
     w.u64(m.sequence);
     w.u64(m.target);
-    if (m.type == kPingReq) w.str(m.target_address);
+    if (m.type == kPingReq) w.str8(m.target_address);
   } else if (m.type == kSync) {
     w.u8(m.sync_flags);
   }
@@ -129,59 +64,79 @@ std::vector<std::byte> encode(const Message& m) {
     w.u64(r.version);
     w.u8(static_cast<std::uint8_t>(r.state));
     w.u64(r.accuser);
-    w.str(r.member.address);
-    w.str(r.member.group);
+    w.str8(r.member.address);
+    w.str8(r.member.group);
   }
   return w.take();
 }
 
 Decoded decode(std::uint16_t type, std::span<const std::byte> bytes) {
   Decoded out;
-  if (!known_type(type)) {
-    out.error = fmt::format("unknown membership message type 0x{:04x}", type);
-    return out;
-  }
-  Reader r(bytes);
-  Message m;
-  m.type = type;
-  std::uint8_t format = 0;
-  const auto failed = [&](const std::string& fallback) {
-    out.error = r.error().empty() ? fallback : r.error();
+  const auto failed = [&](std::string why) {
+    out.error = std::move(why);
     return out;
   };
-  if (!r.u8(format)) return failed("truncated");
+  if (!known_type(type)) return failed(fmt::format("unknown membership message type 0x{:04x}", type));
+  wire::ByteReader r(bytes);
+  Message m;
+  m.type = type;
+  const std::uint8_t format = r.u8();
+  if (!r.ok()) return failed("truncated");
   if (format != kFormat) return failed(fmt::format("membership format {}, this chorus speaks {}", format, kFormat));
-  if (!r.counter(m.sender.incarnation, "sender incarnation") || !r.counter(m.sender.version, "sender version") ||
-      !r.state(m.sender.state) || !r.str(m.sender.group, true, "sender group"))
-    return failed("bad sender record");
+  m.sender.incarnation = r.u64();
+  m.sender.version = r.u64();
+  const std::uint8_t sender_state = r.u8();
+  m.sender.group = r.str8();
+  if (!r.ok()) return failed("truncated");
+  for (const std::string& why :
+       {counter_problem(m.sender.incarnation, "sender incarnation"), counter_problem(m.sender.version, "sender version"),
+        state_problem(sender_state), string_problem(m.sender.group, true, "sender group")})
+    if (!why.empty()) return failed(why);
+  m.sender.state = static_cast<MemberState>(sender_state);
   if (m.sender.state != MemberState::alive && m.sender.state != MemberState::left)
     return failed(fmt::format("a sender cannot say it is {}", member_state_name(m.sender.state)));
   if (probes(type)) {
-    if (!r.u64(m.sequence) || !r.u64(m.target)) return failed("truncated");
+    m.sequence = r.u64();
+    m.target = r.u64();
+    if (type == kPingReq) m.target_address = r.str8();
+    if (!r.ok()) return failed("truncated");
     if (m.target == 0) return failed("target id 0");
-    if (type == kPingReq && !r.str(m.target_address, false, "target address")) return failed("bad target address");
+    if (type == kPingReq) {
+      if (std::string why = string_problem(m.target_address, false, "target address"); !why.empty()) return failed(why);
+    }
   } else if (type == kSync) {
-    if (!r.u8(m.sync_flags)) return failed("truncated");
+    m.sync_flags = r.u8();
+    if (!r.ok()) return failed("truncated");
     if (m.sync_flags & ~(kSyncReplyWanted | kSyncAnswersJoin)) return failed(fmt::format("sync flags {}", m.sync_flags));
   }
-  std::uint16_t count = 0;
-  if (!r.u16(count)) return failed("truncated");
+  const std::uint16_t count = r.u16();
+  if (!r.ok()) return failed("truncated");
   if (count > kMaxRecords) return failed(fmt::format("{} records, at most {}", count, kMaxRecords));
-  if (static_cast<std::size_t>(count) * kMinRecordBytes > r.left())
-    return failed(fmt::format("{} records cannot fit in {} bytes", count, r.left()));
+  if (static_cast<std::size_t>(count) * kMinRecordBytes > r.remaining())
+    return failed(fmt::format("{} records cannot fit in {} bytes", count, r.remaining()));
   m.records.reserve(count);
   for (std::uint16_t i = 0; i < count; ++i) {
     MemberRecord rec;
-    if (!r.u64(rec.member.id) || !r.counter(rec.member.incarnation, "incarnation") ||
-        !r.counter(rec.version, "version") || !r.state(rec.state) || !r.u64(rec.accuser) ||
-        !r.str(rec.member.address, false, "address") || !r.str(rec.member.group, true, "group"))
-      return failed("bad record");
+    rec.member.id = r.u64();
+    rec.member.incarnation = r.u64();
+    rec.version = r.u64();
+    const std::uint8_t state = r.u8();
+    rec.accuser = r.u64();
+    rec.member.address = r.str8();
+    rec.member.group = r.str8();
+    if (!r.ok()) return failed("truncated");
+    for (const std::string& why :
+         {counter_problem(rec.member.incarnation, "incarnation"), counter_problem(rec.version, "version"),
+          state_problem(state), string_problem(rec.member.address, false, "address"),
+          string_problem(rec.member.group, true, "group")})
+      if (!why.empty()) return failed(why);
+    rec.state = static_cast<MemberState>(state);
     if (rec.member.id == 0) return failed("member id 0");
     if (rec.state == MemberState::suspect && rec.accuser == 0) return failed("a suspicion without an accuser");
     if (rec.state != MemberState::suspect && rec.accuser != 0) return failed("an accuser without a suspicion");
     m.records.push_back(std::move(rec));
   }
-  if (r.left() != 0) return failed(fmt::format("{} bytes left over", r.left()));
+  if (!r.finished()) return failed(fmt::format("{} bytes left over", r.remaining()));
   out.message = std::move(m);
   return out;
 }

@@ -26,17 +26,18 @@
 #include <string>
 #include <vector>
 
+#include "foundations/wire/message_types.h"
 #include "peers/membership/member_table.h"
 
 namespace chorus::membership {
 
-// Message types, all inside msg::kMembership.
-inline constexpr std::uint16_t kPing = 0x0101;
-inline constexpr std::uint16_t kAck = 0x0102;
-inline constexpr std::uint16_t kPingReq = 0x0103;
-inline constexpr std::uint16_t kJoin = 0x0104;
-inline constexpr std::uint16_t kSync = 0x0105;
-inline constexpr std::uint16_t kGossip = 0x0106;
+// Message types of the msg::kMembership family.
+inline constexpr std::uint16_t kPing = msg::kMembership.at(1);
+inline constexpr std::uint16_t kAck = msg::kMembership.at(2);
+inline constexpr std::uint16_t kPingReq = msg::kMembership.at(3);
+inline constexpr std::uint16_t kJoin = msg::kMembership.at(4);
+inline constexpr std::uint16_t kSync = msg::kMembership.at(5);
+inline constexpr std::uint16_t kGossip = msg::kMembership.at(6);
 
 inline constexpr std::uint8_t kFormat = 1;
 inline constexpr std::size_t kMaxRecords = 4096;  // also the member table's capacity

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 #include <string>
 
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 #include "topology/hash_order.h"
 
 namespace chorus::ring {
@@ -14,56 +15,30 @@ namespace {
 constexpr std::uint8_t kLayout = 1;       // layout version of these messages
 constexpr std::size_t kMaxListed = 4096;  // longest member / key list a message may carry
 
-class Writer {
- public:
-  explicit Writer(std::uint8_t layout) { bytes_.push_back(std::byte{layout}); }
-  void u8(std::uint8_t v) { bytes_.push_back(std::byte{v}); }
-  void u32(std::uint32_t v) { raw(&v, 4); }
-  void u64(std::uint64_t v) { raw(&v, 8); }
-  std::vector<std::byte> take() { return std::move(bytes_); }
+// Every message starts with the layout byte.
+wire::ByteWriter writer() {
+  wire::ByteWriter w;
+  w.u8(kLayout);
+  return w;
+}
 
- private:
-  void raw(const void* p, std::size_t n) {
-    static_assert(std::endian::native == std::endian::little, "chorus assumes a little-endian host");
-    const auto* b = static_cast<const std::byte*>(p);
-    bytes_.insert(bytes_.end(), b, b + n);
-  }
-  std::vector<std::byte> bytes_;
-};
+// A reader past the layout byte (failed when the byte is missing or another layout's).
+wire::ByteReader reader(std::span<const std::byte> bytes) {
+  wire::ByteReader r(bytes);
+  if (r.u8() != kLayout) r.fail();
+  return r;
+}
 
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {
-    std::uint8_t layout = 0;
-    ok_ = u8(layout) && layout == kLayout;
-  }
-  bool u8(std::uint8_t& v) { return raw(&v, 1); }
-  bool u32(std::uint32_t& v) { return raw(&v, 4); }
-  bool u64(std::uint64_t& v) { return raw(&v, 8); }
-  bool list(std::vector<std::uint64_t>& out) {
-    std::uint32_t n = 0;
-    if (!u32(n) || n > kMaxListed || bytes_.size() - pos_ < std::size_t{n} * 8) return ok_ = false;
-    out.resize(n);
-    for (auto& v : out) u64(v);
-    return ok_;
-  }
-  bool finished() const { return ok_ && pos_ == bytes_.size(); }
-
- private:
-  bool raw(void* p, std::size_t n) {
-    if (!ok_ || bytes_.size() - pos_ < n) return ok_ = false;
-    std::memcpy(p, bytes_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  std::span<const std::byte> bytes_;
-  std::size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-void put_list(Writer& w, const std::vector<std::uint64_t>& list) {
+void put_list(wire::ByteWriter& w, const std::vector<std::uint64_t>& list) {
   w.u32(static_cast<std::uint32_t>(list.size()));
-  for (auto v : list) w.u64(v);
+  w.u64s(list);
+}
+
+// A u32 count (at most kMaxListed), then that many u64 values.
+std::vector<std::uint64_t> get_list(wire::ByteReader& r) {
+  const std::uint32_t n = r.u32();
+  if (n > kMaxListed) r.fail();
+  return r.u64s(n);
 }
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return splitmix64(h ^ splitmix64(v)); }
@@ -71,7 +46,7 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return splitmix64(h ^ spli
 }  // namespace
 
 std::vector<std::byte> encode(const Hello& m) {
-  Writer w(kLayout);
+  wire::ByteWriter w = writer();
   w.u64(m.key);
   w.u64(m.scope);
   w.u64(m.round);
@@ -82,7 +57,7 @@ std::vector<std::byte> encode(const Hello& m) {
 }
 
 std::vector<std::byte> encode(const AbortNotice& m) {
-  Writer w(kLayout);
+  wire::ByteWriter w = writer();
   w.u64(m.key);
   w.u64(m.scope);
   w.u64(m.round);
@@ -90,7 +65,7 @@ std::vector<std::byte> encode(const AbortNotice& m) {
 }
 
 std::vector<std::byte> encode(const Query& m) {
-  Writer w(kLayout);
+  wire::ByteWriter w = writer();
   w.u64(m.scope);
   w.u64(m.round);
   put_list(w, m.attempted);
@@ -98,7 +73,7 @@ std::vector<std::byte> encode(const Query& m) {
 }
 
 std::vector<std::byte> encode(const Answer& m) {
-  Writer w(kLayout);
+  wire::ByteWriter w = writer();
   w.u64(m.scope);
   w.u64(m.round);
   w.u8(static_cast<std::uint8_t>(m.kind));
@@ -110,41 +85,56 @@ std::vector<std::byte> encode(const Answer& m) {
   return w.take();
 }
 
-std::vector<std::byte> encode_greeting() { return Writer(kLayout).take(); }
+std::vector<std::byte> encode_greeting() { return writer().take(); }
 
-bool decode_greeting(std::span<const std::byte> bytes) { return Reader(bytes).finished(); }
+bool decode_greeting(std::span<const std::byte> bytes) { return reader(bytes).finished(); }
 
 std::optional<Hello> decode_hello(std::span<const std::byte> bytes) {
-  Reader r(bytes);
+  wire::ByteReader r = reader(bytes);
   Hello m;
-  if (r.u64(m.key) && r.u64(m.scope) && r.u64(m.round) && r.u64(m.view) && r.list(m.members) &&
-      r.u32(m.generation) && r.finished())
-    return m;
-  return std::nullopt;
+  m.key = r.u64();
+  m.scope = r.u64();
+  m.round = r.u64();
+  m.view = r.u64();
+  m.members = get_list(r);
+  m.generation = r.u32();
+  if (!r.finished()) return std::nullopt;
+  return m;
 }
 
 std::optional<AbortNotice> decode_abort(std::span<const std::byte> bytes) {
-  Reader r(bytes);
+  wire::ByteReader r = reader(bytes);
   AbortNotice m;
-  if (r.u64(m.key) && r.u64(m.scope) && r.u64(m.round) && r.finished()) return m;
-  return std::nullopt;
+  m.key = r.u64();
+  m.scope = r.u64();
+  m.round = r.u64();
+  if (!r.finished()) return std::nullopt;
+  return m;
 }
 
 std::optional<Query> decode_query(std::span<const std::byte> bytes) {
-  Reader r(bytes);
+  wire::ByteReader r = reader(bytes);
   Query m;
-  if (r.u64(m.scope) && r.u64(m.round) && r.list(m.attempted) && r.finished()) return m;
-  return std::nullopt;
+  m.scope = r.u64();
+  m.round = r.u64();
+  m.attempted = get_list(r);
+  if (!r.finished()) return std::nullopt;
+  return m;
 }
 
 std::optional<Answer> decode_answer(std::span<const std::byte> bytes) {
-  Reader r(bytes);
+  wire::ByteReader r = reader(bytes);
   Answer m;
-  std::uint8_t kind = 0;
-  if (!(r.u64(m.scope) && r.u64(m.round) && r.u8(kind) && r.u64(m.answerer_round) && r.u64(m.view) && r.u64(m.elements) &&
-        r.u32(m.contributors) && r.u64(m.member_set) && r.finished()))
-    return std::nullopt;
-  if (kind < 1 || kind > 4) return std::nullopt;
+  m.scope = r.u64();
+  m.round = r.u64();
+  const std::uint8_t kind = r.u8();
+  m.answerer_round = r.u64();
+  m.view = r.u64();
+  m.elements = r.u64();
+  m.contributors = r.u32();
+  m.member_set = r.u64();
+  if (kind < 1 || kind > 4) r.fail();
+  if (!r.finished()) return std::nullopt;
   m.kind = static_cast<AnswerKind>(kind);
   return m;
 }

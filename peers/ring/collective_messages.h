@@ -29,17 +29,18 @@
 #include <span>
 #include <vector>
 
+#include "foundations/wire/message_types.h"
 #include "peers/ring/ring_allreduce.h"
 
 namespace chorus::ring {
 
-inline constexpr std::uint16_t kHello = 0x0300;
-inline constexpr std::uint16_t kChunk = 0x0301;
-inline constexpr std::uint16_t kAbort = 0x0302;
-inline constexpr std::uint16_t kQuery = 0x0303;
-inline constexpr std::uint16_t kAnswer = 0x0304;
-inline constexpr std::uint16_t kResult = 0x0305;
-inline constexpr std::uint16_t kGreeting = 0x0306;
+inline constexpr std::uint16_t kHello = msg::kCollective.at(0);
+inline constexpr std::uint16_t kChunk = msg::kCollective.at(1);
+inline constexpr std::uint16_t kAbort = msg::kCollective.at(2);
+inline constexpr std::uint16_t kQuery = msg::kCollective.at(3);
+inline constexpr std::uint16_t kAnswer = msg::kCollective.at(4);
+inline constexpr std::uint16_t kResult = msg::kCollective.at(5);
+inline constexpr std::uint16_t kGreeting = msg::kCollective.at(6);
 
 struct Hello {
   std::uint64_t key = 0;

@@ -6,20 +6,20 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <set>
 #include <utility>
 
 #include "foundations/base/error.h"
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
 #include "foundations/wire/message_types.h"
 
 namespace chorus {
 
-static_assert(msg::kStateTransfer.first <= msg::kStateRequest && msg::kStateNotStarted <= msg::kStateTransfer.last &&
-              msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal &&
-              msg::kStateRefusal < msg::kStateNotStarted,
-              "state transfer messages must lie in their range");
+static_assert(msg::kStateRequest < msg::kStateResponse && msg::kStateResponse < msg::kStateRefusal &&
+                  msg::kStateRefusal < msg::kStateNotStarted,
+              "the answers, and the answers with the requests, must be ranges of their own");
 
 namespace {
 
@@ -46,14 +46,40 @@ void emit(const StateTransferLog& log, const std::string& line) {
   }
 }
 
-std::uint64_t read_nonce(std::span<const std::byte> bytes) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < kNonceBytes; ++i) v |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
-  return v;
+// A message of this protocol: the nonce (8 bytes, little-endian), then the body (empty for a
+// request and a not-started answer).
+struct NonceMessage {
+  std::uint64_t nonce = 0;
+  std::span<const std::byte> body;
+};
+
+std::optional<NonceMessage> split(std::span<const std::byte> bytes) {
+  wire::ByteReader r(bytes);
+  NonceMessage m;
+  m.nonce = r.u64();
+  m.body = r.bytes(r.remaining());
+  if (!r.finished()) return std::nullopt;
+  return m;
 }
 
-void write_nonce(std::uint64_t nonce, std::byte* out) {
-  for (std::size_t i = 0; i < kNonceBytes; ++i) out[i] = static_cast<std::byte>(nonce >> (8 * i));
+// The nonce of a request: exactly 8 bytes.
+std::optional<std::uint64_t> request_nonce(std::span<const std::byte> bytes) {
+  const std::optional<NonceMessage> m = split(bytes);
+  if (!m || !m->body.empty()) return std::nullopt;
+  return m->nonce;
+}
+
+std::vector<std::byte> with_nonce(std::uint64_t nonce, std::span<const std::byte> body) {
+  wire::ByteWriter w;
+  w.reserve(kNonceBytes + body.size());
+  w.u64(nonce);
+  w.bytes(body);
+  return w.take();
+}
+
+// Puts `nonce` in place of the one `message` (made by with_nonce) starts with.
+void set_nonce(std::vector<std::byte>& message, std::uint64_t nonce) {
+  wire::ByteWriter(std::span(message).first(kNonceBytes)).u64(nonce);
 }
 
 std::uint64_t random_nonce() {
@@ -71,13 +97,6 @@ std::string printable_text(std::span<const std::byte> bytes) {
     s.push_back(c >= 0x20 && c <= 0x7e ? c : '?');
   }
   return s;
-}
-
-std::vector<std::byte> with_nonce(std::uint64_t nonce, std::span<const std::byte> body) {
-  std::vector<std::byte> out(kNonceBytes + body.size());
-  write_nonce(nonce, out.data());
-  if (!body.empty()) std::memcpy(out.data() + kNonceBytes, body.data(), body.size());
-  return out;
 }
 
 // Logs a line once per key within one fetch_state call.
@@ -110,7 +129,8 @@ int StateServer::serve_pending(std::chrono::milliseconds wait) {
     std::optional<ReceivedMessage> m =
         transport_.receive(taken == 0 ? wait : kNoWait, TypeRange::only(msg::kStateRequest));
     if (!m) break;
-    if (m->bytes().size() != kNonceBytes) {
+    const std::optional<std::uint64_t> request = request_nonce(m->bytes());
+    if (!request) {
       if (logged_.size() < kMaxLoggedSenders && std::find(logged_.begin(), logged_.end(), m->from) == logged_.end()) {
         logged_.push_back(m->from);
         emit(log_, fmt::format("state transfer: ignoring a malformed request from {} ({} bytes, expected {})",
@@ -118,7 +138,7 @@ int StateServer::serve_pending(std::chrono::milliseconds wait) {
       }
       continue;
     }
-    const std::uint64_t nonce = read_nonce(m->bytes());
+    const std::uint64_t nonce = *request;
     if (!encoded) {
       encoded = true;
       try {
@@ -130,7 +150,7 @@ int StateServer::serve_pending(std::chrono::milliseconds wait) {
       }
     }
     if (response.empty()) continue;  // no servable state this round; the fetcher tries another member
-    write_nonce(nonce, response.data());
+    set_nonce(response, nonce);
     try {
       const SendStatus status = transport_.send(m->from, msg::kStateResponse, response, send_timeout_);
       if (status != SendStatus::kOk)
@@ -209,8 +229,7 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
   for (const std::string& candidate : candidates) {
     if (candidate == transport.address() || !seen.insert(candidate).second) continue;
     const std::uint64_t nonce = random_nonce();
-    std::byte request[kNonceBytes];
-    write_nonce(nonce, request);
+    const std::vector<std::byte> request = with_nonce(nonce, {});
     SendStatus status;
     try {
       status = transport.send(candidate, msg::kStateRequest, request, send_timeout);
@@ -235,7 +254,7 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
     const std::span<const std::byte> bytes = m->bytes();
     if (m->type == msg::kStateRequest) {
       // Another peer fetching (or a member asking): this one has nothing to give yet.
-      if (bytes.size() == kNonceBytes) {
+      if (request_nonce(bytes)) {
         try {
           transport.send(m->from, msg::kStateNotStarted, bytes, std::chrono::milliseconds(100));
         } catch (const UserError&) {
@@ -246,7 +265,8 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
     }
     // The nonce, known only to whoever got this request, identifies the answer; the sender's
     // address may be spelled differently from the candidate's (localhost vs 127.0.0.1).
-    const auto it = bytes.size() < kNonceBytes ? asked.end() : asked.find(read_nonce(bytes));
+    const std::optional<NonceMessage> answer = split(bytes);
+    const auto it = answer ? asked.find(answer->nonce) : asked.end();
     if (it == asked.end()) {
       out.once(m->from + "|stray", fmt::format("state transfer: skipping an answer from {} that belongs to no "
                                                "request in flight ({} bytes)",
@@ -254,7 +274,7 @@ std::optional<FetchedState> fetch_state(Transport& transport, const std::vector<
       continue;
     }
     asked.erase(it);
-    const std::span<const std::byte> body = bytes.subspan(kNonceBytes);
+    const std::span<const std::byte> body = answer->body;
     if (m->type == msg::kStateNotStarted) continue;
     if (m->type == msg::kStateRefusal)
       throw UserError(fmt::format("state transfer from {}: refused: {}", m->from, printable_text(body)));

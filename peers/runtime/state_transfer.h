@@ -35,14 +35,15 @@
 
 #include "foundations/train/training_state.h"
 #include "foundations/transport/transport.h"
+#include "foundations/wire/message_types.h"
 
 namespace chorus {
 
 namespace msg {
-inline constexpr std::uint16_t kStateRequest = 0x0200;   // nonce (8 bytes, little-endian)
-inline constexpr std::uint16_t kStateResponse = 0x0201;  // nonce, then TrainingState::encode()
-inline constexpr std::uint16_t kStateRefusal = 0x0202;   // nonce, then the reason (text)
-inline constexpr std::uint16_t kStateNotStarted = 0x0203;  // nonce: "fetching too, nothing to give"
+inline constexpr std::uint16_t kStateRequest = kStateTransfer.at(0);     // nonce (8 bytes, little-endian)
+inline constexpr std::uint16_t kStateResponse = kStateTransfer.at(1);    // nonce, then TrainingState::encode()
+inline constexpr std::uint16_t kStateRefusal = kStateTransfer.at(2);     // nonce, then the reason (text)
+inline constexpr std::uint16_t kStateNotStarted = kStateTransfer.at(3);  // nonce: "fetching too, nothing to give"
 }  // namespace msg
 
 using StateTransferLog = std::function<void(const std::string&)>;

@@ -16,6 +16,7 @@
 #include "foundations/wire/message_types.h"
 #include "peers/runtime/state_transfer.h"
 #include "tests/ckpt/state_fixtures.h"
+#include "tests/hex_bytes.h"
 #include "tests/test_util.h"
 
 using namespace chorus;
@@ -418,4 +419,34 @@ TEST_CASE("peers that start together and fetch from each other answer 'not start
     // Every candidate answered: none is reported silent (each would have cost the timeout).
     CHECK_MESSAGE(log.count("no answer from") == 0, log.all());
   }
+}
+
+TEST_CASE("the messages' exact bytes: an 8-byte little-endian nonce, echoed before the answer's body") {
+  static_assert(msg::kStateRequest == 0x0200 && msg::kStateResponse == 0x0201 && msg::kStateRefusal == 0x0202 &&
+                msg::kStateNotStarted == 0x0203);
+  Net net(Kind::kInproc);
+  auto server = net.make(), asker = net.make(), joiner = net.make();
+  const TrainingState state = random_state(32, 10, 10);
+  ServerThread serving(*server, state);
+  const auto nonce = chorus_test::hex_bytes("0102030405060708");
+  REQUIRE(asker->send(server->address(), msg::kStateRequest, nonce, 2s) == SendStatus::kOk);
+  const auto answer = asker->receive(5s, TypeRange::only(msg::kStateResponse));
+  REQUIRE(answer);
+  CHECK(std::vector<std::byte>(answer->bytes().begin(), answer->bytes().end()) == with_nonce(nonce, state.encode()));
+
+  // A fetcher asks with 8 bytes, and answers a request it receives meanwhile with the same 8
+  // bytes under kStateNotStarted.
+  std::optional<FetchedState> got;
+  std::thread fetching([&] { got = fetch_state(*joiner, {asker->address()}, 5s); });
+  const auto request = asker->receive(5s, TypeRange::only(msg::kStateRequest));
+  REQUIRE(request);
+  CHECK(request->bytes().size() == 8);
+  const auto other = chorus_test::hex_bytes("1112131415161718");
+  REQUIRE(asker->send(joiner->address(), msg::kStateRequest, other, 2s) == SendStatus::kOk);
+  const auto not_started = asker->receive(5s, TypeRange::only(msg::kStateNotStarted));
+  REQUIRE(not_started);
+  CHECK(std::vector<std::byte>(not_started->bytes().begin(), not_started->bytes().end()) == other);
+  REQUIRE(asker->send(joiner->address(), msg::kStateNotStarted, request->bytes(), 2s) == SendStatus::kOk);
+  fetching.join();
+  CHECK_FALSE(got);
 }

@@ -17,6 +17,7 @@
 #include "peers/gossip/letter.h"
 #include "peers/gossip/peer_exchange.h"
 #include "peers/gossip/sharded_store.h"
+#include "tests/hex_bytes.h"
 #include "topology/topology_metrics.h"
 
 using namespace chorus;
@@ -25,7 +26,7 @@ using namespace std::chrono_literals;
 
 TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
   LetterHead h;
-  h.kind = kElasticOffer;
+  h.kind = kLeaderFetch;
   h.id = 0x1122334455667788ull;
   h.ref = 9;
   h.round = 123456789;
@@ -33,8 +34,8 @@ TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
   h.since_start = 77;
   h.view = 42;
   h.value = -0.125;
-  h.a = 3;
-  h.b = ~0ull;
+  h.fetch.pulled = true;
+  h.fetch.incarnation = ~0ull;
   h.count = 1000;
   const auto bytes = encode(h);
   CHECK(bytes.size() == kLetterHeadBytes);
@@ -48,8 +49,8 @@ TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
   CHECK(back->since_start == h.since_start);
   CHECK(back->view == h.view);
   CHECK(back->value == h.value);
-  CHECK(back->a == h.a);
-  CHECK(back->b == h.b);
+  CHECK(back->fetch.pulled);
+  CHECK(back->fetch.incarnation == h.fetch.incarnation);
   CHECK(back->count == h.count);
 
   CHECK_FALSE(decode(std::span(bytes).first(bytes.size() - 1)));
@@ -59,6 +60,88 @@ TEST_CASE("a letter head survives encoding, and bad bytes are refused") {
   auto huge = h;
   huge.count = ~0ull;
   CHECK_FALSE(decode(encode(huge)));
+}
+
+TEST_CASE("a letter head has its exact byte layout") {
+  static_assert(kLetterHead == 0x0400 && kLetterValues == 0x0401);
+  LetterHead h;
+  h.kind = kStoreRequest;
+  h.id = 0x0102030405060708ull;
+  h.ref = 9;
+  h.round = 10;
+  h.step = -2;
+  h.since_start = 11;
+  h.view = 12;
+  h.value = 1.5;
+  h.store.shard = 2;
+  h.store.op = StoreOp::init;
+  h.count = 13;
+  const auto expected = chorus_test::hex_bytes(
+      "01 1400"                                                        // version, kind
+      "0807060504030201 0900000000000000 0a00000000000000"             // id, ref, round
+      "feffffffffffffff 0b00000000000000 0c00000000000000"             // step, since start, view
+      "000000000000f83f"                                               // value
+      "0200000000000000 0300000000000000"                              // shard, op
+      "0d00000000000000");                                             // count
+  CHECK(encode(h) == expected);
+  const auto back = decode(expected);
+  REQUIRE(back);
+  CHECK(back->step == -2);
+  CHECK(back->value == 1.5);
+  CHECK(back->store.shard == 2);
+  CHECK(back->store.op == StoreOp::init);
+}
+
+TEST_CASE("each kind's own head fields go in the two kind-specific words, and only its own") {
+  constexpr std::size_t kWordsAt = 1 + 2 + 7 * 8;  // version, kind, then id to value
+  const auto words = [](const LetterHead& h) {
+    const auto bytes = encode(h);
+    return std::vector<std::byte>(bytes.begin() + kWordsAt, bytes.begin() + kWordsAt + 16);
+  };
+  const auto sent = [](std::uint16_t kind, auto set) {
+    LetterHead h;
+    h.kind = kind;
+    set(h);
+    return h;
+  };
+  using chorus_test::hex_bytes;
+  const LetterHead hello = sent(kHello, [](LetterHead& h) { h.hello.answer = true; });
+  CHECK(words(hello) == hex_bytes("0100000000000000 0000000000000000"));
+  CHECK(decode(encode(hello))->hello.answer);
+  const LetterHead nack = sent(kElasticNack, [](LetterHead& h) { h.nack.clock = 0x0102; });
+  CHECK(words(nack) == hex_bytes("0201000000000000 0000000000000000"));
+  CHECK(decode(encode(nack))->nack.clock == 0x0102);
+  const LetterHead reply = sent(kStoreReply, [](LetterHead& h) {
+    h.store.shard = 7;
+    h.store.status = StoreStatus::not_owner;
+  });
+  CHECK(words(reply) == hex_bytes("0700000000000000 0200000000000000"));
+  CHECK(decode(encode(reply))->store.status == StoreStatus::not_owner);
+  const LetterHead copy = sent(kStoreCopy, [](LetterHead& h) {
+    h.store.shard = 1;
+    h.store.version = 0x0a0b;
+  });
+  CHECK(words(copy) == hex_bytes("0100000000000000 0b0a000000000000"));
+  CHECK(decode(encode(copy))->store.version == 0x0a0b);
+  const LetterHead fetch = sent(kLeaderFetch, [](LetterHead& h) {
+    h.fetch.pulled = true;
+    h.fetch.incarnation = 5;
+  });
+  CHECK(words(fetch) == hex_bytes("0100000000000000 0500000000000000"));
+
+  // Another kind's fields are not sent, and not read into a letter of another kind.
+  const LetterHead pull = sent(kPullValue, [](LetterHead& h) {
+    h.store.shard = 3;
+    h.hello.answer = true;
+  });
+  CHECK(words(pull) == hex_bytes("0000000000000000 0000000000000000"));
+  auto bytes = encode(copy);
+  bytes[1] = static_cast<std::byte>(kStoreRequest);
+  const auto request = decode(bytes);
+  REQUIRE(request);
+  CHECK(request->store.shard == 1);
+  CHECK(request->store.version == 0);
+  CHECK(static_cast<std::uint64_t>(request->store.op) == 0x0a0b);  // refused by the store, not the codec
 }
 
 TEST_CASE("dynamic weights fall with steps behind, silence and a recent restart, and renormalize") {

@@ -16,6 +16,7 @@
 #include "peers/membership/probe_order.h"
 #include "peers/membership/suspicion.h"
 #include "peers/membership/timings.h"
+#include "tests/hex_bytes.h"
 
 using namespace chorus;
 using namespace chorus::membership;
@@ -82,6 +83,38 @@ TEST_CASE("membership codec: every message type round-trips") {
     REQUIRE(d.message->records.size() == m.records.size());
     for (std::size_t i = 0; i < m.records.size(); ++i) CHECK(same(d.message->records[i], m.records[i]));
   }
+}
+
+TEST_CASE("membership codec: the exact bytes of a ping with one record") {
+  static_assert(kPing == 0x0101 && kAck == 0x0102 && kPingReq == 0x0103 && kJoin == 0x0104 && kSync == 0x0105 &&
+                kGossip == 0x0106);
+  Message m;
+  m.type = kPing;
+  m.sender.incarnation = 0x0102030405060708ull;
+  m.sender.version = 9;
+  m.sender.group = "g";
+  m.sequence = 0x11;
+  m.target = 0x2233;
+  MemberRecord r;
+  r.member.id = 0x44;
+  r.member.incarnation = 4;
+  r.version = 5;
+  r.state = MemberState::suspect;
+  r.accuser = 6;
+  r.member.address = "a";
+  m.records.push_back(r);
+  const auto expected = chorus_test::hex_bytes(
+      "01"                                        // format
+      "0807060504030201 0900000000000000 00 0167"  // sender: incarnation, version, alive, "g"
+      "1100000000000000 3322000000000000"          // sequence, target
+      "0100"                                      // one record:
+      "4400000000000000 0400000000000000 0500000000000000 01 0600000000000000 0161 00");
+  CHECK(encode(m) == expected);
+  const Decoded d = decode(kPing, span_of(expected));
+  REQUIRE_MESSAGE(d.message.has_value(), d.error);
+  CHECK(d.message->sender.incarnation == m.sender.incarnation);
+  REQUIRE(d.message->records.size() == 1);
+  CHECK(same(d.message->records[0], r));
 }
 
 TEST_CASE("membership codec: every truncation and every trailing byte is refused") {

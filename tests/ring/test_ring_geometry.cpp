@@ -9,6 +9,7 @@
 #include "peers/ring/collective_messages.h"
 #include "peers/ring/reduce_kernels.h"
 #include "peers/ring/ring_geometry.h"
+#include "tests/hex_bytes.h"
 
 using namespace chorus;
 using namespace chorus::ring;
@@ -101,6 +102,45 @@ TEST_CASE("the reductions are exact on integers and apply weight and scale") {
   CHECK_FALSE(all_finite(a.data(), a.size()));
   a[777] = std::numeric_limits<float>::quiet_NaN();
   CHECK_FALSE(all_finite(a.data(), a.size()));
+}
+
+TEST_CASE("collective messages have their exact byte layouts") {
+  static_assert(kHello == 0x0300 && kChunk == 0x0301 && kAbort == 0x0302 && kQuery == 0x0303 && kAnswer == 0x0304 &&
+                kResult == 0x0305 && kGreeting == 0x0306);
+  using chorus_test::hex_bytes;
+  const Hello h{0x0102030405060708ull, 2, 3, 4, {5, 6}, 0x0a0b0c0d};
+  const auto hello = hex_bytes(
+      "01 0807060504030201 0200000000000000 0300000000000000 0400000000000000"
+      "02000000 0500000000000000 0600000000000000 0d0c0b0a");
+  CHECK(encode(h) == hello);
+  REQUIRE(decode_hello(hello));
+  CHECK(decode_hello(hello)->members == h.members);
+  CHECK(decode_hello(hello)->generation == h.generation);
+  const auto abort = hex_bytes("01 0100000000000000 0200000000000000 0300000000000000");
+  CHECK(encode(AbortNotice{1, 2, 3}) == abort);
+  REQUIRE(decode_abort(abort));
+  CHECK(decode_abort(abort)->round == 3);
+  const auto query = hex_bytes("01 0100000000000000 0200000000000000 01000000 0300000000000000");
+  CHECK(encode(Query{1, 2, {3}}) == query);
+  REQUIRE(decode_query(query));
+  CHECK(decode_query(query)->attempted == std::vector<std::uint64_t>{3});
+  Answer a;
+  a.scope = 1;
+  a.round = 2;
+  a.kind = AnswerKind::beyond;
+  a.answerer_round = 4;
+  a.view = 5;
+  a.elements = 6;
+  a.contributors = 7;
+  a.member_set = 0x8000000000000008ull;
+  const auto answer = hex_bytes(
+      "01 0100000000000000 0200000000000000 03 0400000000000000 0500000000000000 0600000000000000"
+      "07000000 0800000000000080");
+  CHECK(encode(a) == answer);
+  REQUIRE(decode_answer(answer));
+  CHECK(decode_answer(answer)->member_set == a.member_set);
+  CHECK(decode_answer(answer)->kind == AnswerKind::beyond);
+  CHECK(encode_greeting() == hex_bytes("01"));
 }
 
 TEST_CASE("collective messages round-trip and refuse malformed bytes") {

@@ -14,6 +14,7 @@
 #include "foundations/base/error.h"
 #include "foundations/crypto/frame_cipher.h"
 #include "foundations/crypto/swarm_key.h"
+#include "foundations/transport/address.h"
 #include "foundations/transport/inproc_transport.h"
 #include "foundations/transport/zmq_transport.h"
 #include "tests/test_util.h"
@@ -605,4 +606,9 @@ TEST_CASE("a receiver that stops receiving drops and counts, and survives heartb
     REQUIRE(m);
     CHECK(str(m->bytes()) == "after");
   }
+}
+
+TEST_CASE("a peer's id is the first 8 bytes, little-endian, of the BLAKE2b-128 hash of its address") {
+  // Every version must derive the same id from an address: members know each other by it.
+  CHECK(peer_id_from_address("tcp://127.0.0.1:7000") == 0xb6b471c253fa1d81ull);
 }

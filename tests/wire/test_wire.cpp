@@ -5,8 +5,10 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <type_traits>
 #include <vector>
 
+#include "foundations/wire/message_types.h"
 #include "foundations/wire/wire.h"
 
 using namespace chorus;
@@ -274,4 +276,21 @@ TEST_CASE("all_finite_f32 finds NaN and infinities anywhere, aligned or not") {
     }
   CHECK(all_finite_f32({}));
   CHECK(all_finite_f32(float_bytes({1.f, 2.f})));
+}
+
+namespace {
+// Whether msg::kMembership.at(Offset) compiles.
+template <std::uint16_t Offset>
+concept names_a_membership_type =
+    requires { typename std::integral_constant<std::uint16_t, msg::kMembership.at(Offset)>; };
+}  // namespace
+
+TEST_CASE("a message type is its family's first plus an offset that stays inside the family") {
+  static_assert(msg::kMembership.at(0) == 0x0100 && msg::kMembership.at(0xff) == 0x01ff);
+  static_assert(msg::kGossip.at(1) == 0x0401 && msg::kTest.at(7) == 0x0f07);
+  static_assert(names_a_membership_type<0xff>);
+  static_assert(!names_a_membership_type<0x100>);  // outside the family: does not compile
+  static_assert(!names_a_membership_type<0xffff>);
+  CHECK(msg::kCollective.contains(msg::kCollective.at(0x42)));
+  CHECK(TypeRange::only(msg::kTest.at(3)).contains(0x0f03));
 }

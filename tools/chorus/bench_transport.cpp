@@ -24,10 +24,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -45,6 +45,9 @@
 #include "foundations/transport/receive_heap.h"
 #include "foundations/transport/transport.h"
 #include "foundations/transport/zmq_transport.h"
+#include "foundations/wire/byte_reader.h"
+#include "foundations/wire/byte_writer.h"
+#include "foundations/wire/message_types.h"
 #include "tools/chorus/command.h"
 
 namespace {
@@ -52,7 +55,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::uint16_t kPing = 1, kPong = 2, kAck = 3, kQuit = 4, kData = 0x10;
+// The bench's own messages, between its client and its forked server.
+constexpr std::uint16_t kPing = chorus::msg::kTest.at(1), kPong = chorus::msg::kTest.at(2),
+                        kAck = chorus::msg::kTest.at(3), kQuit = chorus::msg::kTest.at(4),
+                        kData = chorus::msg::kTest.at(0x10);
 
 struct Options {
   bool json = false;
@@ -136,8 +142,8 @@ void serve_raw(int ready_fd) {
     // A payload is announced by an 8-byte size, then arrives as messages (chunks) adding up to
     // it; anything else is a ping.
     if (m.size() == 8) {
-      std::uint64_t total = 0, got = 0;
-      std::memcpy(&total, m.data(), 8);
+      const std::uint64_t total = chorus::wire::ByteReader({static_cast<const std::byte*>(m.data()), 8}).u64();
+      std::uint64_t got = 0;
       while (got < total) {
         if (!in.recv(m)) return;
         got += m.size();
@@ -171,7 +177,9 @@ void serve_chorus(int ready_fd, chorus::TransportConfig config) {
       if (got == m->params->total_elements) {
         const std::uint64_t step = m->params->step;
         received.erase(step);
-        t->send(m->from, kAck, std::as_bytes(std::span(&step, 1)), 5s);
+        std::array<std::byte, 8> body;
+        chorus::wire::ByteWriter(body).u64(step);
+        t->send(m->from, kAck, body, 5s);
       }
     }
   }
@@ -259,8 +267,9 @@ class RawClient final : public Client {
     const std::size_t chunk = chunk_bytes_ ? chunk_bytes_ : n;
     const auto t0 = Clock::now();
     // Zero copy: the messages point into the payload; the first says how much follows.
-    std::uint64_t total = n;
-    out_.send(zmq::buffer(&total, sizeof total), zmq::send_flags::none);
+    std::array<std::byte, 8> total;
+    chorus::wire::ByteWriter(total).u64(n);
+    out_.send(zmq::buffer(total), zmq::send_flags::none);
     for (std::size_t off = 0; off < n; off += chunk) {
       zmq::message_t m(const_cast<char*>(bytes) + off, std::min(chunk, n - off), [](void*, void*) {}, nullptr);
       out_.send(m, zmq::send_flags::none);
