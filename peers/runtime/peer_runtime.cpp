@@ -23,6 +23,7 @@
 #include "foundations/data/dataset.h"
 #include "foundations/train/checkpoint_store.h"
 #include "foundations/train/run_log.h"
+#include "foundations/train/step_driver.h"
 #include "foundations/transport/transport_config.h"
 #include "foundations/transport/zmq_transport.h"
 #include "peers/membership/membership.h"
@@ -59,13 +60,6 @@ bool stop_requested() { return g_signals.load() > 0; }
 
 std::string hex_id(PeerId id) { return fmt::format("{:016x}", id); }
 
-// CPU time the calling thread has used, in seconds.
-double thread_cpu_seconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 nlohmann::json describe(const View& view) {
   nlohmann::json members = nlohmann::json::array();
   for (const auto& m : view.members) members.push_back(m.address);
@@ -88,29 +82,47 @@ std::string lower_thread_priority(int nice) {
   return fmt::format("could not lower the training thread's priority to nice {}: {}", nice, std::strerror(errno));
 }
 
+// One peer's life, as named phases run in order by run(): join, restore (from its checkpoint, or
+// by state transfer from a live member), get ready, train, leave.
 class PeerRun {
  public:
   explicit PeerRun(const PeerConfig& config) : config_(config) {}
   int run();
 
  private:
+  // Identity, log, transport, data and membership; waits (bounded) for --min-peers. Returns
+  // whether a seed answered.
+  bool join();
+  // The trainer on this peer's shard, with the state of its last checkpoint or, when it joins a
+  // running swarm, of a live member.
+  void restore(bool joined);
+  // The strategy and the state server; a swarm that starts together waits (bounded) until
+  // every member's strategy can exchange.
+  void get_ready();
+  // The step loop.
+  void train();
+  // The strategy's last merges, the final evaluation and checkpoint, the announced leave.
+  int leave();
+
   void drain_membership_events();
   void follow_view();
-  void log_step(const StepResult& r, std::optional<double> test_acc, double window_s,
-                std::int64_t window_samples);
   void save_checkpoint(const char* why);
+  nlohmann::json step_fields() const;
 
   const PeerConfig& config_;
+  std::unique_ptr<StrategySettings> settings_;
   std::optional<CheckpointStore> store_;
+  std::optional<TrainingState> resume_;
   PeerIdentity identity_;
   std::unique_ptr<RunLog> log_;
   std::unique_ptr<Transport> transport_;
+  std::optional<Dataset> train_data_, test_data_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<Trainer> trainer_;
   CommStats stats_;
   std::unique_ptr<HostParams> host_params_;
   std::unique_ptr<PeerServices> services_;
-  std::unique_ptr<StrategySettings> settings_;
+  std::unique_ptr<BackgroundStateServer> state_server_;
   std::unique_ptr<Strategy> strategy_;  // uses the members above: declared (so destroyed) last
   std::uint64_t known_view_ = 0;
   std::size_t view_size_ = 1;
@@ -118,6 +130,8 @@ class PeerRun {
   std::set<PeerId> left_gracefully_;  // members that announced their leave (not declared dead)
   std::mutex events_mu_;
   std::vector<MembershipEvent> events_;
+  std::chrono::steady_clock::time_point train_start_;
+  std::int64_t steps_this_run_ = 0;
 };
 
 void PeerRun::drain_membership_events() {
@@ -161,22 +175,13 @@ void PeerRun::follow_view() {
   strategy_->on_view(view);
 }
 
-void PeerRun::log_step(const StepResult& r, std::optional<double> test_acc, double window_s,
-                       std::int64_t window_samples) {
-  StepRecord rec;
-  rec.step = trainer_->steps_done();
-  rec.epoch = trainer_->cursor().epoch();
-  rec.loss = r.loss;
-  rec.samples_per_s = window_s > 0 ? window_samples / window_s : 0;
-  rec.test_acc = test_acc;
-  rec.extra = {{"peer", hex_id(identity_.id)},
-               {"view", view_size_},
-               {"lr", r.lr},
-               {"bytes_sent", stats_.bytes_sent.load()},
-               {"bytes_recv", stats_.bytes_recv.load()},
-               {"comm_s", stats_.comm_s.load()},
-               {"idle_s", stats_.idle_s.load()}};
-  log_->step(rec);
+nlohmann::json PeerRun::step_fields() const {
+  return {{"peer", hex_id(identity_.id)},
+          {"view", view_size_},
+          {"bytes_sent", stats_.bytes_sent.load()},
+          {"bytes_recv", stats_.bytes_recv.load()},
+          {"comm_s", stats_.comm_s.load()},
+          {"idle_s", stats_.idle_s.load()}};
 }
 
 void PeerRun::save_checkpoint(const char* why) {
@@ -189,18 +194,15 @@ void PeerRun::save_checkpoint(const char* why) {
                {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
 }
 
-int PeerRun::run() {
-  settings_ = strategy_settings(config_.strategy, config_.strategy_options);  // a bad option fails before any work
-  install_signal_handlers();
-  std::optional<TrainingState> resume;
+bool PeerRun::join() {
   if (!config_.checkpoint_dir.empty()) {
     store_.emplace(config_.checkpoint_dir);
     identity_ = store_->start_incarnation();
-    resume = store_->load();
+    resume_ = store_->load();
   } else {
     identity_ = fresh_identity();
   }
-  log_ = std::make_unique<RunLog>(config_.log_path, /*append=*/resume.has_value());
+  log_ = std::make_unique<RunLog>(config_.log_path, /*append=*/resume_.has_value());
 
   TransportConfig tc;
   tc.address = config_.listen;
@@ -209,8 +211,8 @@ int PeerRun::run() {
   tc.id = identity_.id;
   transport_ = make_zmq_transport(tc);
 
-  const Dataset train = load_idx_dataset(config_.data_dir, Split::train);
-  const Dataset test = load_idx_dataset(config_.data_dir, Split::test);
+  train_data_.emplace(load_idx_dataset(config_.data_dir, Split::train));
+  test_data_.emplace(load_idx_dataset(config_.data_dir, Split::test));
 
   Member self;
   self.id = identity_.id;
@@ -226,8 +228,7 @@ int PeerRun::run() {
   View view = membership_->view();
   const auto wait_until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(config_.min_peers_wait_s));
-  while (static_cast<int>(view.size()) < config_.min_peers && Clock::now() < wait_until &&
-         !stop_requested())
+  while (static_cast<int>(view.size()) < config_.min_peers && Clock::now() < wait_until && !stop_requested())
     view = membership_->wait_for_change(view.number, std::chrono::milliseconds(100));
   log_->event("start", {{"peer", hex_id(identity_.id)},
                         {"address", self.address},
@@ -235,45 +236,50 @@ int PeerRun::run() {
                         {"joined", joined},
                         {"strategy", config_.strategy},
                         {"view", view.size()}});
+  return joined;
+}
 
+void PeerRun::restore(bool joined) {
+  const View view = membership_->view();
   TrainConfig tcfg = config_.train;
-  const int index = std::max(0, view.index_of(identity_.id));
-  tcfg.shard_index = index;
+  tcfg.shard_index = std::max(0, view.index_of(identity_.id));
   tcfg.shard_count = static_cast<int>(std::max<std::size_t>(1, view.size()));
-  trainer_ = std::make_unique<Trainer>(tcfg, train, test);
+  trainer_ = std::make_unique<Trainer>(tcfg, *train_data_, *test_data_);
 
-  if (resume) {
-    trainer_->restore(*resume);
-    log_->event("resume", {{"step", resume->step}, {"epoch", resume->epoch}});
-  } else if (joined && view.size() > 1) {
-    std::vector<std::string> candidates;
-    for (const auto& m : view.members)
-      if (m.id != identity_.id) candidates.push_back(m.address);
-    const auto t0 = Clock::now();
-    if (auto fetched = fetch_state(*transport_, candidates, std::chrono::milliseconds(3000))) {
-      TrainingState s = std::move(fetched->state);
-      // The same fraction of the same epoch on this peer's shard, so that it finishes with the
-      // others; a state without its shard size (an older peer) starts the epoch over.
-      if (s.shard_size == 0) s.offset = 0;
-      trainer_->restore(s);
-      log_->event("state_transfer",
-                  {{"from", fetched->from},
-                   {"step", s.step},
-                   {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
-    } else {
-      log_->event("state_transfer_failed", {{"candidates", candidates.size()}});
-    }
+  if (resume_) {
+    trainer_->restore(*resume_);
+    log_->event("resume", {{"step", resume_->step}, {"epoch", resume_->epoch}});
+    return;
   }
+  if (!joined || view.size() <= 1) return;
+  std::vector<std::string> candidates;
+  for (const auto& m : view.members)
+    if (m.id != identity_.id) candidates.push_back(m.address);
+  const auto t0 = Clock::now();
+  if (auto fetched = fetch_state(*transport_, candidates, std::chrono::milliseconds(3000))) {
+    TrainingState s = std::move(fetched->state);
+    // The same fraction of the same epoch on this peer's shard, so that it finishes with the
+    // others; a state without its shard size (an older peer) starts the epoch over.
+    if (s.shard_size == 0) s.offset = 0;
+    trainer_->restore(s);
+    log_->event("state_transfer", {{"from", fetched->from},
+                                   {"step", s.step},
+                                   {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+  } else {
+    log_->event("state_transfer_failed", {{"candidates", candidates.size()}});
+  }
+}
 
+void PeerRun::get_ready() {
   host_params_ = std::make_unique<HostParams>(trainer_->model());
-  services_ = std::make_unique<PeerServices>(PeerServices{
-      *transport_, *membership_, trainer_->model(), *host_params_, *log_, stats_,
-      config_.train.seed});
+  services_ = std::make_unique<PeerServices>(
+      PeerServices{*transport_, *membership_, trainer_->model(), *host_params_, *log_, stats_, config_.train.seed});
   strategy_ = make_strategy(*services_, *settings_);
   // Joiners are served from the state server's own thread, from snapshots taken here at step
   // boundaries: a peer blocked in a collective or a slow step still answers at once.
-  BackgroundStateServer state_server(*transport_);
+  state_server_ = std::make_unique<BackgroundStateServer>(*transport_);
 
+  const View view = membership_->view();
   known_view_ = view.number;
   view_size_ = view.size();
   for (const auto& m : view.members) known_members_.insert(m.id);
@@ -284,90 +290,68 @@ int PeerRun::run() {
   // first exchanges waiting for partners still fetching state or building their strategy,
   // which counts as idle time. Bounded; joiners asking for state meanwhile get it at once.
   // Only at the very start: a peer resumed or given a running swarm's state goes on at once.
-  if (config_.min_peers > 1 && trainer_->steps_done() == 0) {
-    state_server.note_step(trainer_->steps_done());
-    state_server.publish(trainer_->capture());
-    const auto t0 = Clock::now();
-    bool ready = false;
-    while (!(ready = strategy_->wait_until_ready(membership_->view(), std::chrono::milliseconds(5))) &&
-           Clock::now() - t0 < kReadyWait && !stop_requested())
-      if (state_server.wanted()) state_server.publish(trainer_->capture());
-    log_->event("ready", {{"all", ready}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
-  }
+  if (config_.min_peers <= 1 || trainer_->steps_done() != 0) return;
+  state_server_->note_step(trainer_->steps_done());
+  state_server_->publish(trainer_->capture());
+  const auto t0 = Clock::now();
+  bool ready = false;
+  while (!(ready = strategy_->wait_until_ready(membership_->view(), std::chrono::milliseconds(5))) &&
+         Clock::now() - t0 < kReadyWait && !stop_requested())
+    if (state_server_->wanted()) state_server_->publish(trainer_->capture());
+  log_->event("ready", {{"all", ready}, {"seconds", std::chrono::duration<double>(Clock::now() - t0).count()}});
+}
 
-  std::int64_t window_samples = 0;
-  double window_s = 0;
-  double last_acc = -1;
-  std::int64_t steps_this_run = 0;
-  std::int64_t last_checkpoint = trainer_->steps_done();
-  std::int64_t last_epoch = trainer_->cursor().epoch();
+void PeerRun::train() {
   // Every thread but this one exists now (transport, membership, strategy, state server).
   if (const std::string error = lower_thread_priority(config_.trainer_nice); !error.empty()) {
     log_->event("warning", {{"message", error}});
     fmt::print(stderr, "chorus peer: {}\n", error);
   }
-  const auto start = Clock::now();
-  while (!stop_requested() && !trainer_->finished() &&
-         (config_.max_steps == 0 || steps_this_run < config_.max_steps)) {
+  StepDriverConfig dc;
+  dc.log_every = config_.log_every;
+  dc.eval_every = config_.eval_every;
+  dc.evaluate_at_end = false;  // leave() evaluates, after the strategy's last merge
+  dc.record_first_step = true;
+  dc.max_steps = config_.max_steps;
+
+  std::int64_t last_checkpoint = trainer_->steps_done();
+  StepHooks hooks;
+  hooks.stop = stop_requested;
+  hooks.before_step = [&] {
     drain_membership_events();
     follow_view();
     // A snapshot before the first step, when a joiner asks for one, and now and then so that
     // the one served while this peer is blocked (in a collective, a paused process) is never
     // far behind.
-    state_server.note_step(trainer_->steps_done());
-    if (steps_this_run == 0 || state_server.wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
-      state_server.publish(trainer_->capture());
-
-    const auto t0 = Clock::now();
-    // The training thread's CPU time, read only when a slowdown needs it (a system call each).
-    const bool slowed = config_.slowdown > 1.0;
-    const auto cpu = [slowed] { return slowed ? thread_cpu_seconds() : 0.0; };
-    const double cpu0 = cpu();
-    const std::int64_t next = trainer_->steps_done() + 1;
-    double exchange_cpu = 0;  // CPU time inside the strategy: not computation
-    const StepResult r = trainer_->step([&] {
-      const double e0 = cpu();
-      strategy_->before_update(next);
-      exchange_cpu += cpu() - e0;
-    });
-    const double e0 = cpu();
-    strategy_->after_update(trainer_->steps_done());
-    exchange_cpu += cpu() - e0;
-    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (slowed) {
-      // An emulated slower machine computes slower; its network waits are not stretched (that
-      // would feed every wait for a slow member back into it), and neither is time it did not
-      // run at all (waiting for a core, or stopped by SIGSTOP: a 4 s stop stretched 20 times
-      // kept a peer away for 76 s): the computation is the training thread's CPU time.
-      const double compute = std::max(0.0, thread_cpu_seconds() - cpu0 - exchange_cpu);
-      std::this_thread::sleep_for(std::chrono::duration<double>(compute * (config_.slowdown - 1.0)));
-      dt += compute * (config_.slowdown - 1.0);
-    }
-    ++steps_this_run;
-    window_s += dt;
-    window_samples += r.samples;
-    if (!std::isfinite(r.loss))
-      throw UserError(fmt::format("training diverged: the loss is {} at step {}; lower --lr",
-                                  r.loss, trainer_->steps_done()));
-
-    std::optional<double> acc;
-    const std::int64_t epoch = trainer_->cursor().epoch();
-    const bool eval = config_.eval_every > 0 ? trainer_->steps_done() % config_.eval_every == 0
-                                             : epoch > last_epoch;
-    last_epoch = epoch;
-    if (eval) last_acc = *(acc = trainer_->evaluate());
-    if (trainer_->steps_done() % config_.log_every == 0 || eval || steps_this_run == 1) {
-      log_step(r, acc, window_s, window_samples);
-      window_s = 0;
-      window_samples = 0;
-    }
-    if (config_.checkpoint_every > 0 &&
-        trainer_->steps_done() - last_checkpoint >= config_.checkpoint_every) {
+    state_server_->note_step(trainer_->steps_done());
+    if (steps_this_run_ == 0 || state_server_->wanted() || trainer_->steps_done() % kSnapshotEvery == 0)
+      state_server_->publish(trainer_->capture());
+  };
+  hooks.before_update = [&](std::int64_t step) { strategy_->before_update(step); };
+  hooks.after_update = [&](std::int64_t step) { strategy_->after_update(step); };
+  hooks.record_fields = [&] { return step_fields(); };
+  hooks.after_step = [&](const StepOutcome& s) {
+    ++steps_this_run_;
+    if (config_.checkpoint_every > 0 && s.step - last_checkpoint >= config_.checkpoint_every) {
       save_checkpoint("periodic");
-      last_checkpoint = trainer_->steps_done();
+      last_checkpoint = s.step;
     }
+  };
+  if (config_.slowdown > 1.0) {
+    // A slower machine computes slower; its network waits are not stretched (that would feed
+    // every wait for a slow member back into it), and neither is time it did not run at all
+    // (waiting for a core, or stopped by SIGSTOP): the step's computation is its CPU time.
+    hooks.stretch = [factor = config_.slowdown](double compute_cpu_s) {
+      const double extra = compute_cpu_s * (factor - 1.0);
+      std::this_thread::sleep_for(std::chrono::duration<double>(extra));
+      return extra;
+    };
   }
+  train_start_ = Clock::now();
+  StepDriver(*trainer_, *log_, dc, std::move(hooks)).run();
+}
 
+int PeerRun::leave() {
   const bool stopped = stop_requested();
   drain_membership_events();
   // The strategy's last words first (an overlapped merge still in flight is applied there),
@@ -378,23 +362,31 @@ int PeerRun::run() {
     save_checkpoint(stopped ? "stop" : "done");  // what was trained is kept either way
     throw;
   }
-  last_acc = trainer_->evaluate();
+  const double accuracy = trainer_->evaluate();
   save_checkpoint(stopped ? "stop" : "done");
   membership_->leave(std::chrono::milliseconds(1000));
-  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  const double wall = std::chrono::duration<double>(Clock::now() - train_start_).count();
   log_->event("leave", {{"reason", stopped ? "signal" : "done"}});
-  log_->done(last_acc, {{"peer", hex_id(identity_.id)},
+  log_->done(accuracy, {{"peer", hex_id(identity_.id)},
                         {"steps", trainer_->steps_done()},
                         {"wall_s", wall},
                         {"bytes_sent", stats_.bytes_sent.load()},
                         {"bytes_recv", stats_.bytes_recv.load()},
                         {"comm_s", stats_.comm_s.load()},
                         {"idle_s", stats_.idle_s.load()}});
-  fmt::print("peer {} {}: final test accuracy {:.4f} after {} steps ({:.1f} s)\n",
-             hex_id(identity_.id), stopped ? "stopped" : "done", last_acc,
-             trainer_->steps_done(), wall);
+  fmt::print("peer {} {}: final test accuracy {:.4f} after {} steps ({:.1f} s)\n", hex_id(identity_.id),
+             stopped ? "stopped" : "done", accuracy, trainer_->steps_done(), wall);
   std::fflush(stdout);
   return 0;
+}
+
+int PeerRun::run() {
+  settings_ = strategy_settings(config_.strategy, config_.strategy_options);  // a bad option fails before any work
+  install_signal_handlers();
+  restore(join());
+  get_ready();
+  train();
+  return leave();
 }
 
 }  // namespace
