@@ -57,7 +57,10 @@ class DownpourStrategy final : public PeerExchangeOf<DownpourOptions> {
     return merge().begin(params, step, [this](std::vector<float>& s) { return push_fetch(s); });
   }
 
-  void leaving(std::span<float>) override { store_.hand_over(); }
+  bool leaving(std::span<float>) override {
+    store_.hand_over();
+    return false;
+  }
 
  private:
   // Runs on one thread at a time (the merge thread, or the training thread when synchronous).

@@ -66,7 +66,10 @@ class EasgdStrategy final : public PeerExchangeOf<EasgdOptions> {
     return merge().begin(params, step, [this](std::vector<float>& s) { return elastic_round(s); });
   }
 
-  void leaving(std::span<float>) override { store_.hand_over(); }
+  bool leaving(std::span<float>) override {
+    store_.hand_over();
+    return false;
+  }
 
  private:
   float pull_rate(double c) const {

@@ -152,7 +152,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
     return false;
   }
 
-  void leaving(std::span<float>) override {
+  bool leaving(std::span<float>) override {
     std::vector<Letter> refused;
     {
       std::lock_guard lock(mutex_);
@@ -163,6 +163,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
       refused = mailbox_.take_if([](const Letter&, std::uint64_t) { return true; });
     }
     for (const auto& l : refused) refuse(l.from, l.head.round);
+    return false;
   }
 
  private:

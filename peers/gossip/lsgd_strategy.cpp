@@ -29,7 +29,7 @@
 // Defaults τ 1, λ 0.15 (default_tau): 4 peers, mlp, 5 epochs: 0.876-0.880 against 0.872-0.876 at
 // τ 4, λ 0.1 (docs/gossip.md); τ 4 fetches a quarter as often, for networks where bytes count.
 //
-// Threading: every_step/exchange on the training thread; the election wait, fetches and pull
+// Threading: on_step/exchange on the training thread; the election wait, fetches and pull
 // run on the merge thread with --overlap S >= 0 (x ← x̄ + (x − s)), else inline; reports and
 // fetches are handled on the channel thread. Waits are bounded (ExchangeTimings::exchange_timeout) and
 // give up on a leader as soon as it leaves the view.
@@ -119,7 +119,7 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
   }
 
  protected:
-  void every_step(std::int64_t) override {
+  void on_step(std::int64_t) override {
     const double loss = services().model.last_loss();
     if (!std::isfinite(loss)) return;
     std::lock_guard lock(mutex_);

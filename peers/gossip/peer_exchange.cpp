@@ -29,12 +29,12 @@ std::uint64_t RoundClock::next() {
 }
 
 PeerExchange::PeerExchange(PeerServices& services, const MergeOptions& merge)
-    : services_(services),
+    : MergingStrategy(services.params, merge.overlap, services.stats, Busy::skip),
+      services_(services),
       timings_(services.timings),
       dynamic_weights_(merge.dynamic_weights),
       self_id_(services.transport.id()),
-      channel_(services.transport, services.stats, services.timings, services.model.size()),
-      merge_(std::make_unique<OverlappedMerge>(merge.overlap, services.stats)) {}
+      channel_(services.transport, services.stats, services.timings, services.model.size()) {}
 
 PeerExchange::~PeerExchange() { shutdown(); }
 
@@ -68,7 +68,7 @@ void PeerExchange::greet(const View& view) {
 
 void PeerExchange::shutdown() {
   stopping_ = true;
-  merge_.reset();  // joins the merge thread; its waits give up on stopping()
+  stop_merging();  // joins the merge thread; its waits give up on stopping()
   channel_.stop();
 }
 
@@ -104,7 +104,12 @@ void PeerExchange::add_correction(std::size_t offset, std::span<const float> del
   has_correction_ = true;
 }
 
-bool PeerExchange::apply_corrections(std::span<float> params) {
+bool PeerExchange::has_queued() {
+  std::lock_guard lock(correction_mutex_);
+  return has_correction_;
+}
+
+bool PeerExchange::apply_queued(std::span<float> params) {
   std::lock_guard lock(correction_mutex_);
   if (!has_correction_) return false;
   for (std::size_t k = 0; k < params.size() && k < correction_.size(); ++k) params[k] += correction_[k];
@@ -117,24 +122,10 @@ void PeerExchange::flush_notes() {
   for (auto& [event, fields] : channel_.take_notes()) services_.log.event(event, fields);
 }
 
-void PeerExchange::after_update(std::int64_t step) {
+void PeerExchange::every_step(std::int64_t step) {
   step_ = step;
   ++since_start_;
-  every_step(step);
-  bool corrections;
-  {
-    std::lock_guard lock(correction_mutex_);
-    corrections = has_correction_;
-  }
-  const bool is_due = due(step);
-  if (merge_->in_flight() || corrections || is_due) {
-    std::span<float> params = services_.params.pull();
-    bool changed = merge_->poll(params, step);
-    changed |= apply_corrections(params);
-    if (is_due) changed |= merge_->in_flight() ? skip(step, params) : exchange(step, params);
-    if (changed) services_.params.push();
-  }
-  flush_notes();
+  on_step(step);
 }
 
 void PeerExchange::on_view(const View& view) { greet(view); }
@@ -150,17 +141,6 @@ bool PeerExchange::wait_until_ready(const View& view, std::chrono::milliseconds 
     if (stopping_.load() || Mailbox::Clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-}
-
-void PeerExchange::finish() {
-  if (finished_) return;
-  finished_ = true;
-  std::span<float> params = services_.params.pull();
-  bool changed = merge_->finish(params);
-  changed |= apply_corrections(params);
-  leaving(params);
-  if (changed) services_.params.push();
-  flush_notes();
 }
 
 }  // namespace chorus::gossip

@@ -1,24 +1,18 @@
 #pragma once
 // PeerExchange: what every gossip-family strategy (elastic-gossip, gossip, easgd, lsgd,
-// downpour) shares — its communication thread (GossipChannel), the overlapped merge
-// (overlap.h, --overlap), corrections that arrive late, dynamic weighting, round numbering,
-// and the step counters its letters carry.
+// downpour) shares on top of MergingStrategy's flow (merging_strategy.h: the overlapped merge,
+// --overlap, exchange points, skipped points): its communication thread (GossipChannel),
+// corrections that arrive late (late answers of earlier exchanges, queued by the channel
+// thread and applied at the next step), dynamic weighting, round numbering, and the step
+// counters its letters carry. Notes queued by other threads are written to the run log on the
+// training thread (RunLog is single-threaded).
 //
-// The training thread calls after_update(step) after each optimizer step. It pulls the host
-// copy of the parameters only when there is something to do, then: applies a finished
-// overlapped merge (or waits for it when it is S steps old), adds the corrections queued by
-// the channel thread (late answers of earlier exchanges), and at exchange points (due(step))
-// calls the strategy's exchange(), which either merges inline or starts an overlapped merge —
-// or skip() when the previous overlapped merge is still running.
-// Parameters changed → pushed back to the model. Notes queued by other threads are written to
-// the run log here (RunLog is single-threaded).
-//
-// Threads: the training thread (after_update, on_view, finish, exchange, due), the channel
-// thread (letter handlers, ticks), the merge thread (merge functions when --overlap >= 0).
-// Derived strategies protect state shared between them with their own mutex, must call
-// start() at the end of their constructor and shutdown() first thing in their destructor (so
-// no thread runs into a half-destroyed object). Waits in merge functions use wait_for() style
-// helpers that give up when shutdown begins or the peer waited on leaves the view.
+// Threads: the training thread (MergingStrategy's hooks, on_view), the channel thread (letter
+// handlers, ticks), the merge thread (merge functions when --overlap >= 0). Derived strategies
+// protect state shared between them with their own mutex, must call start() at the end of
+// their constructor and shutdown() first thing in their destructor (so no thread runs into a
+// half-destroyed object). Waits in merge functions use wait_for() style helpers that give up
+// when shutdown begins or the peer waited on leaves the view.
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,7 +24,7 @@
 
 #include "peers/exchange/dynamic_weights.h"
 #include "peers/exchange/exchange_options.h"
-#include "peers/exchange/overlapped_merge.h"
+#include "peers/exchange/merging_strategy.h"
 #include "peers/exchange/strategy.h"
 #include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/mailbox.h"
@@ -70,13 +64,11 @@ class RoundClock {
 // 4-6 %.
 inline constexpr std::uint64_t kEarlyRoundsAhead = 16;
 
-class PeerExchange : public Strategy {
+class PeerExchange : public MergingStrategy {
  public:
   ~PeerExchange() override;
-  void after_update(std::int64_t step) final;
   void on_view(const View& view) override;
   bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override;
-  void finish() override;
 
   // For tests and diagnostics: the channel, and a strategy-specific summary of its state
   // (leader, round, shards held, ...). diagnostics() is thread-safe.
@@ -89,26 +81,11 @@ class PeerExchange : public Strategy {
   void start();
   void shutdown();
 
-  // Called after every optimizer step, before anything else (training thread).
-  virtual void every_step(std::int64_t step) { (void)step; }
-  // Whether step `step` is an exchange point (training thread).
-  virtual bool due(std::int64_t step) = 0;
-  // The exchange at an exchange point; returns whether `params` changed (training thread).
-  virtual bool exchange(std::int64_t step, std::span<float> params) = 0;
-  // An exchange point reached while the previous overlapped merge is still running (and less
-  // than S steps old): it is skipped — merges never queue up, since a merge of a snapshot
-  // taken before the previous one is applied would apply that one twice. Strategies whose
-  // partners wait for this peer tell them here (training thread).
-  virtual bool skip(std::int64_t step, std::span<float> params) {
-    (void)step;
-    (void)params;
-    return false;
-  }
-  // Last words in finish(), after the final merge is applied (training thread).
-  virtual void leaving(std::span<float> params) { (void)params; }
+  // Called after every optimizer step, once this peer's step counters are updated, before
+  // anything else (training thread).
+  virtual void on_step(std::int64_t step) { (void)step; }
 
   PeerServices& services() { return services_; }
-  OverlappedMerge& merge() { return *merge_; }
   const ExchangeTimings& timings() const { return timings_; }
   PeerId self_id() const { return self_id_; }
   std::int64_t since_start() const { return since_start_.load(); }
@@ -134,7 +111,11 @@ class PeerExchange : public Strategy {
   void note(const std::string& event, nlohmann::json fields) { channel_.note(event, std::move(fields)); }
 
  private:
-  bool apply_corrections(std::span<float> params);
+  void every_step(std::int64_t step) final;
+  bool has_queued() final;
+  bool apply_queued(std::span<float> params) final;
+  void after_step() final { flush_notes(); }
+  void finished() final { flush_notes(); }
   void greet(const View& view);
   void flush_notes();
 
@@ -144,14 +125,12 @@ class PeerExchange : public Strategy {
   const PeerId self_id_;
   DynamicWeightConfig weights_;
   GossipChannel channel_;
-  std::unique_ptr<OverlappedMerge> merge_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::int64_t> step_{0};
   std::atomic<std::int64_t> since_start_{0};
   std::mutex correction_mutex_;
   std::vector<float> correction_;
   bool has_correction_ = false;
-  bool finished_ = false;
   std::mutex greeted_mutex_;
   std::set<PeerId> greeted_;
 };
