@@ -6,7 +6,6 @@
 // the comparison goes on. With --net lan|wan|FILE every peer runs in its own network
 // namespace behind an emulated link (compare_network.h).
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 #include "chorus_config.h"
 #include "foundations/base/error.h"
 #include "foundations/crypto/swarm_key.h"
+#include "foundations/data/dataset.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/compare_metrics.h"
 #include "tools/chorus/compare_network.h"
@@ -108,21 +108,6 @@ StrategySpec parse_strategy_spec(const std::string& text) {
     if (eq != std::string::npos) spec.args.push_back(parts[i].substr(eq + 1));
   }
   return spec;
-}
-
-// Training samples in the data set, from the label file's IDX header (60000 for
-// Fashion-MNIST when the file cannot be read: the peers will report the real problem).
-std::int64_t training_samples(const std::string& data_dir) {
-  for (const char* name : {"train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"}) {
-    gzFile f = gzopen((data_dir + "/" + name).c_str(), "rb");
-    if (!f) continue;
-    unsigned char header[8];
-    const int got = gzread(f, header, sizeof header);
-    gzclose(f);
-    if (got == 8 && header[2] == 0x08 && header[3] == 1)
-      return (std::int64_t{header[4]} << 24) | (header[5] << 16) | (header[6] << 8) | header[7];
-  }
-  return 60000;
 }
 
 std::string command_line() {
@@ -335,6 +320,7 @@ int run_compare(CompareOptions& o) {
       throw UserError(fmt::format("--fault {}: there is no peer {} (peers are 0..{})", f.text, f.peer,
                                   o.peers + joins - 1));
   const NetProfile profile = net_profile(o.net);
+  const std::int64_t per_peer = static_cast<std::int64_t>(idx_split_size(o.data_dir, Split::train)) / o.peers;
 
   const std::string dir = o.out.empty() ? default_run_dir("compare") : o.out;
   std::error_code ec;
@@ -343,7 +329,6 @@ int run_compare(CompareOptions& o) {
   const std::string key_path = dir + "/swarm.key";
   if (!fs::exists(key_path)) SwarmKey::generate().save(key_path);
 
-  const std::int64_t per_peer = training_samples(o.data_dir) / o.peers;
   std::int64_t total_steps = o.epochs * ((per_peer + o.batch - 1) / o.batch);
   if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
   const std::int64_t eval_every = o.eval_every > 0 ? o.eval_every : std::max<std::int64_t>(5, total_steps / 12);
