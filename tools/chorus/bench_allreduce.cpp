@@ -45,11 +45,13 @@
 #include "foundations/transport/zmq_transport.h"
 #include "peers/ring/ring_allreduce.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/statistics.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using chorus::UserError;
+using chorus::tools::median;
 
 struct Options {
   std::vector<int> peers{4};
@@ -76,13 +78,6 @@ struct Measurement {
 int reps_for(const Options& o, std::uint64_t bytes) {
   if (o.reps > 0) return o.reps;
   return bytes <= (1u << 20) ? 40 : bytes <= (4u << 20) ? 20 : bytes <= (16u << 20) ? 10 : 5;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 std::uint64_t parse_size(const std::string& text) {

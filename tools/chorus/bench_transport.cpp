@@ -45,9 +45,12 @@
 #include "foundations/transport/transport.h"
 #include "foundations/transport/zmq_transport.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/statistics.h"
 
 namespace {
 
+using chorus::tools::median;
+using chorus::tools::percentile;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -93,15 +96,6 @@ class CacheSweep {
 int reps_for(const Options& o, int mib) {
   if (o.reps > 0) return o.reps;
   return mib <= 1 ? 400 : mib <= 4 ? 200 : mib <= 16 ? 100 : 25;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
 }
 
 // --- server side (child process) -------------------------------------------------------------
