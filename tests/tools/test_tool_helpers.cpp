@@ -1,9 +1,17 @@
-// The helpers the chorus subcommands share (tools/chorus): statistics of measurements.
+// The helpers the chorus subcommands share (tools/chorus): statistics of measurements, the
+// process helper.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <stdexcept>
 #include <vector>
 
+#include "tools/chorus/child_process.h"
 #include "tools/chorus/statistics.h"
+
+using chorus::tools::ChildProcess;
 
 using chorus::tools::median;
 using chorus::tools::percentile;
@@ -24,4 +32,39 @@ TEST_CASE("percentile: the sorted value at floor(q n), the largest past the end"
   CHECK(percentile(v, 0.99) == 100);
   CHECK(percentile(v, 0.5) == 51);
   CHECK(percentile(v, 1) == 100);
+}
+
+TEST_CASE("a forked function's return value is the child's exit code; a throw is exit code 1") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  ChildProcess child = ChildProcess::forked("test child", [&] {
+    ::close(fds[0]);
+    const char byte = 'x';
+    return ::write(fds[1], &byte, 1) == 1 ? 7 : 3;
+  });
+  ::close(fds[1]);
+  char byte = 0;
+  CHECK(::read(fds[0], &byte, 1) == 1);
+  ::close(fds[0]);
+  CHECK(byte == 'x');
+  CHECK(child.wait() == 7);
+  CHECK_FALSE(child.running());
+  CHECK(child.wait() == 7);  // nothing left to wait for: the same code again
+
+  ChildProcess thrower = ChildProcess::forked("test child", []() -> int { throw std::runtime_error("no"); });
+  CHECK(thrower.wait() == 1);
+}
+
+TEST_CASE("a forked child still running when its object goes away is killed and reaped") {
+  pid_t pid = -1;
+  {
+    ChildProcess sleeper = ChildProcess::forked("test child", [] {
+      ::sleep(60);
+      return 0;
+    });
+    pid = sleeper.pid();
+    CHECK(sleeper.running());
+    CHECK_FALSE(sleeper.wait_for(std::chrono::milliseconds(50)));
+  }
+  CHECK(::kill(pid, 0) != 0);  // gone, and reaped (no zombie keeps the pid)
 }

@@ -17,8 +17,6 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +42,7 @@
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/transport/zmq_transport.h"
 #include "peers/ring/ring_allreduce.h"
+#include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/statistics.h"
 
@@ -51,6 +50,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using chorus::UserError;
+using chorus::tools::ChildProcess;
 using chorus::tools::median;
 
 struct Options {
@@ -169,12 +169,11 @@ std::string read_line(int fd, Clock::time_point deadline) {
   }
 }
 
-void reap(std::vector<pid_t>& pids, bool kill_first) {
-  for (pid_t pid : pids) {
-    if (kill_first) ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  pids.clear();
+// Waits for every child to exit, or (kill_first) kills and reaps them; empties the list.
+void reap(std::vector<ChildProcess>& children, bool kill_first) {
+  if (!kill_first)
+    for (auto& child : children) child.wait();
+  children.clear();  // destroying a child still running kills and reaps it
 }
 
 // --- chorus: one forked process per member --------------------------------------------------
@@ -189,117 +188,122 @@ struct Plan {
 
 constexpr int kWarmup = 2;
 
-[[noreturn]] void chorus_member(int index, int n, const Plan& plan, const chorus::SwarmKey& key, int to_parent,
-                                int from_parent) {
-  try {
-    std::vector<std::unique_ptr<chorus::Transport>> transports;
-    std::vector<std::unique_ptr<chorus::RingAllreduce>> rings;
-    std::string hello = std::to_string(index);
-    for (bool secure : plan.secure) {
-      chorus::TransportConfig c;
-      c.address = plan.ipc ? fmt::format("ipc:///tmp/chorus-bench-{}-{}", ::getpid(), secure ? "key" : "nokey")
-                           : "tcp://127.0.0.1:*";
-      if (secure) c.key = key;
-      c.log = [](const std::string&) {};
-      transports.push_back(chorus::make_zmq_transport(c));
-      chorus::RingOptions ro;
-      ro.chunk_bytes = plan.chunk_bytes;
-      rings.push_back(std::make_unique<chorus::RingAllreduce>(*transports.back(), ro));
-      hello += fmt::format(" {} {}", transports.back()->id(), transports.back()->address());
-    }
-    write_all(to_parent, hello + "\n");
-    // The parent answers with every member's line, in index order.
-    std::vector<chorus::RingView> views(plan.secure.size());
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (int i = 0; i < n; ++i) {
-      std::stringstream line(read_line(from_parent, deadline));
-      int idx = 0;
-      line >> idx;
-      for (auto& v : views) {
-        chorus::RingMember m;
-        line >> m.id >> m.address;
-        v.members.push_back(m);
-        v.number = 1;
-      }
-    }
-    std::uint64_t round = 0;
-    const auto run = [&](std::size_t mode, std::span<float> data) {
-      chorus::RingAttempt a;
-      a.scope = 1;
-      a.round = ++round;
-      a.view = views[mode];
-      a.op = chorus::ReduceOp::sum;
-      a.timeout = std::chrono::seconds(120);
-      const auto t0 = Clock::now();
-      const chorus::RingOutcome out = rings[mode]->run(data, a);
-      if (!out.ok()) throw UserError(fmt::format("all-reduce failed: {} {}", chorus::ring_status_name(out.status), out.detail));
-      return std::chrono::duration<double>(Clock::now() - t0).count();
-    };
-    std::string report;
-    for (std::size_t s = 0; s < plan.sizes.size(); ++s) {
-      std::vector<float> data(plan.sizes[s] / sizeof(float));
-      std::vector<bool> ok(plan.secure.size());
-      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-        for (std::size_t k = 0; k < data.size(); ++k) data[k] = static_cast<float>(index + 1 + static_cast<int>(k % 5));
-        run(m, data);
-        ok[m] = true;
-        for (std::size_t k = 0; k < data.size() && ok[m]; ++k)
-          ok[m] = data[k] == static_cast<float>(n * (n + 1) / 2 + n * static_cast<int>(k % 5));
-      }
-      std::fill(data.begin(), data.end(), 0.0f);
-      std::vector<std::vector<double>> times(plan.secure.size());
-      for (int r = 0; r < kWarmup + plan.reps[s]; ++r)
-        for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-          const double t = run(m, data);
-          if (r >= kWarmup) times[m].push_back(t);
-        }
-      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-        report += fmt::format("{} {} {}", m, plan.sizes[s], ok[m] ? 1 : 0);
-        for (double t : times[m]) report += fmt::format(" {:.9g}", t);
-        report += "\n";
-      }
-    }
-    write_all(to_parent, report);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "chorus bench member %d: %s\n", index, e.what());
-    _exit(1);
+// Runs in a forked process: one member of the ring; returns its exit code.
+int chorus_member(int index, int n, const Plan& plan, const chorus::SwarmKey& key, int to_parent,
+                  int from_parent) {
+  std::vector<std::unique_ptr<chorus::Transport>> transports;
+  std::vector<std::unique_ptr<chorus::RingAllreduce>> rings;
+  std::string hello = std::to_string(index);
+  for (bool secure : plan.secure) {
+    chorus::TransportConfig c;
+    c.address = plan.ipc ? fmt::format("ipc:///tmp/chorus-bench-{}-{}", ::getpid(), secure ? "key" : "nokey")
+                         : "tcp://127.0.0.1:*";
+    if (secure) c.key = key;
+    c.log = [](const std::string&) {};
+    transports.push_back(chorus::make_zmq_transport(c));
+    chorus::RingOptions ro;
+    ro.chunk_bytes = plan.chunk_bytes;
+    rings.push_back(std::make_unique<chorus::RingAllreduce>(*transports.back(), ro));
+    hello += fmt::format(" {} {}", transports.back()->id(), transports.back()->address());
   }
-  _exit(0);
+  write_all(to_parent, hello + "\n");
+  // The parent answers with every member's line, in index order.
+  std::vector<chorus::RingView> views(plan.secure.size());
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < n; ++i) {
+    std::stringstream line(read_line(from_parent, deadline));
+    int idx = 0;
+    line >> idx;
+    for (auto& v : views) {
+      chorus::RingMember m;
+      line >> m.id >> m.address;
+      v.members.push_back(m);
+      v.number = 1;
+    }
+  }
+  std::uint64_t round = 0;
+  const auto run = [&](std::size_t mode, std::span<float> data) {
+    chorus::RingAttempt a;
+    a.scope = 1;
+    a.round = ++round;
+    a.view = views[mode];
+    a.op = chorus::ReduceOp::sum;
+    a.timeout = std::chrono::seconds(120);
+    const auto t0 = Clock::now();
+    const chorus::RingOutcome out = rings[mode]->run(data, a);
+    if (!out.ok()) throw UserError(fmt::format("all-reduce failed: {} {}", chorus::ring_status_name(out.status), out.detail));
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  std::string report;
+  for (std::size_t s = 0; s < plan.sizes.size(); ++s) {
+    std::vector<float> data(plan.sizes[s] / sizeof(float));
+    std::vector<bool> ok(plan.secure.size());
+    for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+      for (std::size_t k = 0; k < data.size(); ++k) data[k] = static_cast<float>(index + 1 + static_cast<int>(k % 5));
+      run(m, data);
+      ok[m] = true;
+      for (std::size_t k = 0; k < data.size() && ok[m]; ++k)
+        ok[m] = data[k] == static_cast<float>(n * (n + 1) / 2 + n * static_cast<int>(k % 5));
+    }
+    std::fill(data.begin(), data.end(), 0.0f);
+    std::vector<std::vector<double>> times(plan.secure.size());
+    for (int r = 0; r < kWarmup + plan.reps[s]; ++r)
+      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+        const double t = run(m, data);
+        if (r >= kWarmup) times[m].push_back(t);
+      }
+    for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+      report += fmt::format("{} {} {}", m, plan.sizes[s], ok[m] ? 1 : 0);
+      for (double t : times[m]) report += fmt::format(" {:.9g}", t);
+      report += "\n";
+    }
+  }
+  write_all(to_parent, report);
+  return 0;
 }
 
 std::vector<Measurement> run_chorus(const Options& o, int n, const Plan& plan, const chorus::SwarmKey& key) {
-  std::vector<pid_t> pids;
-  std::vector<int> up, down;  // child -> parent, parent -> child
-  for (int i = 0; i < n; ++i) {
-    int a[2], b[2];
-    if (::pipe(a) != 0 || ::pipe(b) != 0) throw UserError("bench allreduce: pipe failed");
-    const pid_t pid = ::fork();
-    if (pid < 0) throw UserError("bench allreduce: fork failed");
-    if (pid == 0) {
-      ::close(a[0]);
-      ::close(b[1]);
-      for (int fd : up) ::close(fd);
-      for (int fd : down) ::close(fd);
-      chorus_member(i, n, plan, key, a[1], b[0]);
-    }
-    ::close(a[1]);
-    ::close(b[0]);
-    pids.push_back(pid);
-    up.push_back(a[0]);
-    down.push_back(b[1]);
-  }
+  std::vector<ChildProcess> members;  // killed and reaped on every way out of this function
+  std::vector<int> up, down;           // child -> parent, parent -> child
+  const auto close_pipes = [&] {
+    for (int fd : up) ::close(fd);
+    for (int fd : down) ::close(fd);
+  };
   std::vector<Measurement> out;
   try {
+    for (int i = 0; i < n; ++i) {
+      int a[2], b[2];
+      if (::pipe(a) != 0) throw UserError("bench allreduce: pipe failed");
+      up.push_back(a[0]);
+      if (::pipe(b) != 0) {
+        ::close(a[1]);
+        throw UserError("bench allreduce: pipe failed");
+      }
+      down.push_back(b[1]);
+      try {
+        members.push_back(ChildProcess::forked(fmt::format("chorus bench member {}", i), [&, i] {
+          // Only its own ends: the parent sees a member's report end when that member exits.
+          close_pipes();
+          return chorus_member(i, n, plan, key, a[1], b[0]);
+        }));
+      } catch (...) {
+        ::close(a[1]);
+        ::close(b[0]);
+        throw;
+      }
+      ::close(a[1]);
+      ::close(b[0]);
+    }
     const auto start_deadline = Clock::now() + std::chrono::seconds(30);
-    std::string members;
-    for (int i = 0; i < n; ++i) members += read_line(up[i], start_deadline) + "\n";
-    for (int fd : down) write_all(fd, members);
+    std::string lines;
+    for (int i = 0; i < n; ++i) lines += read_line(up[i], start_deadline) + "\n";
+    for (int fd : down) write_all(fd, lines);
     std::uint64_t total_bytes = 0;
     for (std::size_t s = 0; s < plan.sizes.size(); ++s) total_bytes += plan.sizes[s] * (plan.reps[s] + kWarmup + 1);
     // Generous: 20 MB/s would be a hundred times slower than expected.
     const auto deadline = Clock::now() + std::chrono::seconds(60 + total_bytes * plan.secure.size() / 20'000'000);
     const std::vector<std::string> reports = read_until_closed(up, deadline);
-    reap(pids, false);
+    reap(members, false);
     // (mode, bytes) -> per-member times
     std::map<std::pair<std::size_t, std::uint64_t>, Measurement> by_key;
     for (int i = 0; i < n; ++i) {
@@ -330,13 +334,11 @@ std::vector<Measurement> run_chorus(const Options& o, int n, const Plan& plan, c
     }
     for (auto& [k, m] : by_key) out.push_back(std::move(m));
   } catch (...) {
-    reap(pids, true);
-    for (int fd : up) ::close(fd);
-    for (int fd : down) ::close(fd);
+    reap(members, true);
+    close_pipes();
     throw;
   }
-  for (int fd : up) ::close(fd);
-  for (int fd : down) ::close(fd);
+  close_pipes();
   (void)o;
   return out;
 }
@@ -360,37 +362,43 @@ std::string find_program(const std::string& given, const std::string& name) {
 
 // Runs argv (each process of `argvs`), collects their standard output.
 std::vector<std::string> run_programs(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds limit) {
-  std::vector<pid_t> pids;
+  std::vector<ChildProcess> programs;  // killed and reaped on every way out of this function
   std::vector<int> fds;
-  for (const auto& argv : argvs) {
-    int p[2];
-    if (::pipe(p) != 0) throw UserError("bench allreduce: pipe failed");
-    const pid_t pid = ::fork();
-    if (pid < 0) throw UserError("bench allreduce: fork failed");
-    if (pid == 0) {
-      ::close(p[0]);
-      ::dup2(p[1], 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      std::fprintf(stderr, "bench allreduce: cannot run %s\n", args[0]);
-      _exit(127);
-    }
-    ::close(p[1]);
-    pids.push_back(pid);
-    fds.push_back(p[0]);
-  }
+  const auto close_pipes = [&] {
+    for (int fd : fds) ::close(fd);
+  };
   std::vector<std::string> out;
   try {
+    for (const auto& argv : argvs) {
+      int p[2];
+      if (::pipe(p) != 0) throw UserError("bench allreduce: pipe failed");
+      fds.push_back(p[0]);
+      try {
+        programs.push_back(ChildProcess::forked("bench allreduce", [&] {
+          ::dup2(p[1], STDOUT_FILENO);
+          ::close(p[1]);
+          close_pipes();
+          std::vector<char*> args;
+          for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+          args.push_back(nullptr);
+          ::execvp(args[0], args.data());
+          std::fprintf(stderr, "bench allreduce: cannot run %s\n", args[0]);
+          return 127;
+        }));
+      } catch (...) {
+        ::close(p[1]);
+        throw;
+      }
+      ::close(p[1]);
+    }
     out = read_until_closed(fds, Clock::now() + limit);
   } catch (...) {
-    reap(pids, true);
-    for (int fd : fds) ::close(fd);
+    reap(programs, true);
+    close_pipes();
     throw;
   }
-  reap(pids, false);
-  for (int fd : fds) ::close(fd);
+  reap(programs, false);
+  close_pipes();
   return out;
 }
 

@@ -20,13 +20,11 @@
 // ones ran at 2.6-3.5 either way). --sweep 0 measures back-to-back sends.
 #include <fmt/core.h>
 #include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -44,6 +42,7 @@
 #include "foundations/transport/receive_heap.h"
 #include "foundations/transport/transport.h"
 #include "foundations/transport/zmq_transport.h"
+#include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/statistics.h"
 
@@ -170,23 +169,24 @@ void serve_chorus(int ready_fd, chorus::TransportConfig config) {
   }
 }
 
-// Forks a server; returns its pid and the address it bound.
-std::pair<pid_t, std::string> start_server(const std::string& mode, const chorus::TransportConfig& config) {
+// Forks a server; returns it and the address it bound.
+std::pair<chorus::tools::ChildProcess, std::string> start_server(const std::string& mode,
+                                                                 const chorus::TransportConfig& config) {
   int fds[2];
   if (::pipe(fds) != 0) throw chorus::UserError("bench transport: pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw chorus::UserError("bench transport: fork failed");
-  if (pid == 0) {
-    ::close(fds[0]);
-    try {
+  chorus::tools::ChildProcess server;
+  try {
+    server = chorus::tools::ChildProcess::forked("bench transport server", [&] {
+      ::close(fds[0]);
       if (mode.starts_with("raw")) serve_raw(fds[1]);
       else serve_chorus(fds[1], config);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench server: %s\n", e.what());
-      _exit(1);
-    }
-    ::sleep(1);  // let the last reply leave before the process (and its I/O thread) ends
-    _exit(0);
+      ::sleep(1);  // let the last reply leave before the process (and its I/O thread) ends
+      return 0;
+    });
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw;
   }
   ::close(fds[1]);
   pollfd p{fds[0], POLLIN, 0};
@@ -198,21 +198,8 @@ std::pair<pid_t, std::string> start_server(const std::string& mode, const chorus
   }
   ::close(fds[0]);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  if (line.empty()) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    throw chorus::UserError("bench transport: the server process did not start");
-  }
-  return {pid, line};
-}
-
-void stop_server(pid_t pid) {
-  for (int i = 0; i < 50; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(100ms);
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
+  if (line.empty()) throw chorus::UserError("bench transport: the server process did not start");
+  return {std::move(server), line};
 }
 
 // --- client side -------------------------------------------------------------------------------
@@ -344,19 +331,13 @@ int run(const Options& o) {
   // settings take turns, --block transfers at a time, so that load from elsewhere on the machine
   // falls on all of them alike.
   const std::size_t chunk_bytes = static_cast<std::size_t>(o.chunk_kib) * 1024;
-  std::vector<std::pair<pid_t, std::string>> servers;
+  // Servers still running when this function leaves (by an exception too) are killed.
+  std::vector<std::pair<chorus::tools::ChildProcess, std::string>> servers;
   std::vector<chorus::TransportConfig> configs;
-  const auto kill_all = [&] {
-    for (auto& [pid, addr] : servers) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  };
-  for (const auto& mode : o.modes) {
-    if (mode != "raw" && mode != "raw-whole" && mode != "off" && mode != "auth" && mode != "encrypt") {
-      kill_all();
+  for (const auto& mode : o.modes)
+    if (mode != "raw" && mode != "raw-whole" && mode != "off" && mode != "auth" && mode != "encrypt")
       throw chorus::UserError(fmt::format("--modes: unknown mode '{}' (raw, raw-whole, off, auth, encrypt)", mode));
-    }
+  for (const auto& mode : o.modes) {
     chorus::TransportConfig config;
     config.chunk_bytes = chunk_bytes;
     config.max_payload_bytes = std::max<std::uint64_t>(64ull << 20, config.chunk_bytes);
@@ -366,15 +347,10 @@ int run(const Options& o) {
       config.encrypt = mode == "encrypt";
     }
     configs.push_back(config);
-    try {
-      servers.push_back(start_server(mode, config));
-    } catch (...) {
-      kill_all();
-      throw;
-    }
+    servers.push_back(start_server(mode, config));
   }
   std::vector<Measurement> results(o.modes.size());
-  try {
+  {
     std::vector<std::unique_ptr<Client>> clients;
     for (std::size_t i = 0; i < o.modes.size(); ++i) {
       results[i].mode = o.modes[i];
@@ -412,11 +388,9 @@ int run(const Options& o) {
       }
     }
     for (auto& c : clients) c->quit();
-  } catch (...) {
-    kill_all();
-    throw;
   }
-  for (auto& [pid, addr] : servers) stop_server(pid);
+  for (auto& [server, address] : servers) server.wait_for(std::chrono::seconds(5));
+  servers.clear();  // any that did not quit are killed
 
   const Measurement* raw = nullptr;
   for (const auto& r : results)
