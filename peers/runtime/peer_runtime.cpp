@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/data/dataset.h"
 #include "foundations/train/checkpoint_store.h"
@@ -38,23 +38,7 @@ constexpr std::int64_t kSnapshotEvery = 100;  // steps between state-transfer sn
 // Longest wait before the first step for the other members of the starting view to be ready.
 constexpr std::chrono::milliseconds kReadyWait{5000};
 
-std::atomic<int> g_signals{0};
-
-extern "C" void on_stop_signal(int) {
-  // The first signal asks for a graceful leave; a second one ends the process at once.
-  if (g_signals.fetch_add(1) >= 1) _exit(130);
-}
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
-
-bool stop_requested() { return g_signals.load() > 0; }
+bool stop_requested() { return StopSignals::requested(); }
 
 std::string hex_id(PeerId id) { return fmt::format("{:016x}", id); }
 
@@ -188,7 +172,6 @@ void PeerRun::save_checkpoint(const char* why) {
 }
 
 int PeerRun::run() {
-  install_signal_handlers();
   std::optional<TrainingState> resume;
   if (!config_.checkpoint_dir.empty()) {
     store_.emplace(config_.checkpoint_dir);
@@ -397,6 +380,10 @@ int PeerRun::run() {
 }  // namespace
 
 int run_peer(const PeerConfig& config) {
+  // The first SIGINT or SIGTERM asks for a graceful leave; a second one ends the process at
+  // once. Held until the peer's parts are gone: a stop during their shutdown is no crash.
+  StopSignals stop_signals({.hangup = false, .exit_on_second = true});
+  std::signal(SIGPIPE, SIG_IGN);
   PeerRun run(config);
   return run.run();
 }

@@ -1,5 +1,5 @@
 // The helpers the chorus subcommands share (tools/chorus): statistics of measurements, the
-// process helper.
+// process helper; and the stop signals every chorus process counts (foundations/base).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "foundations/base/stop_signals.h"
 #include "tools/chorus/child_process.h"
 #include "tools/chorus/statistics.h"
 
@@ -67,4 +68,38 @@ TEST_CASE("a forked child still running when its object goes away is killed and 
     CHECK_FALSE(sleeper.wait_for(std::chrono::milliseconds(50)));
   }
   CHECK(::kill(pid, 0) != 0);  // gone, and reaped (no zombie keeps the pid)
+}
+
+TEST_CASE("stop signals are counted while a StopSignals lives; the old handlers come back after it") {
+  using chorus::StopSignals;
+  CHECK(StopSignals::count() == 0);
+  {
+    const StopSignals signals({.hangup = true, .exit_on_second = false});
+    CHECK_FALSE(StopSignals::requested());
+    ::raise(SIGTERM);
+    ::raise(SIGHUP);
+    ::raise(SIGINT);
+    CHECK(StopSignals::count() == 3);
+    CHECK(StopSignals::requested());
+    CHECK_THROWS(StopSignals());  // one at a time
+  }
+  CHECK(StopSignals::count() == 0);
+  // The default disposition is back: SIGTERM ends a child that counted it before.
+  ChildProcess child = ChildProcess::forked("test child", [] {
+    { const StopSignals signals; ::raise(SIGTERM); }
+    ::raise(SIGTERM);
+    return 0;
+  });
+  CHECK(child.wait() == 128 + SIGTERM);
+}
+
+TEST_CASE("with exit_on_second the second stop signal ends the process with 130") {
+  ChildProcess child = ChildProcess::forked("test child", [] {
+    const chorus::StopSignals signals({.hangup = false, .exit_on_second = true});
+    ::raise(SIGINT);
+    if (chorus::StopSignals::count() != 1) return 1;
+    ::raise(SIGTERM);
+    return 2;  // not reached
+  });
+  CHECK(child.wait() == 130);
 }

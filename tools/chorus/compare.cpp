@@ -17,6 +17,7 @@
 
 #include "chorus_config.h"
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/data/dataset.h"
 #include "tools/chorus/command.h"
@@ -338,7 +339,7 @@ int run_compare(CompareOptions& o) {
   for (const auto& f : faults)
     if (f.kind == Fault::Kind::stop && stall_timeout > 0) stall_timeout = std::max(stall_timeout, f.duration_s + 60);
 
-  InterruptCounter interrupts;
+  const StopSignals stop_signals({.hangup = true, .exit_on_second = false});
   std::unique_ptr<EmulatedNetwork> network;
   std::string mechanism = "loopback: peers on 127.0.0.1 in this network namespace, no emulation";
   if (!profile.loopback()) {
@@ -439,7 +440,7 @@ int run_compare(CompareOptions& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
       }
       display.flush(last_plain);
-      interrupted = InterruptCounter::count() > 0;
+      interrupted = StopSignals::requested();
       RunResult r = collect(strategy, rep, runner, interrupted);
       write_run_record(run_dir, r);
       if (r.status == "unavailable") unavailable.insert(strategy);

@@ -12,12 +12,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <optional>
@@ -29,6 +27,7 @@
 #include <string>
 
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/relay_delay_line.h"
 
@@ -36,9 +35,6 @@ namespace chorus::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_relay_signal(int) { g_stop.store(true); }
 
 struct RelayOptions {
   std::string listen, upstream, source;
@@ -172,11 +168,7 @@ int run_relay(const RelayOptions& o) {
     throw UserError(fmt::format("relay: cannot listen on {}: {}", o.listen, why));
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = on_relay_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const StopSignals stop_signals;  // SIGTERM or SIGINT: stop relaying, report, exit 0
   std::signal(SIGPIPE, SIG_IGN);
   fmt::print("relay {} -> {}: delay {} ms, jitter {} ms, loss {}, rto {:.0f} ms\n", o.listen, o.upstream,
              o.delay_ms, o.jitter_ms, o.loss, link.rto_s * 1000);
@@ -186,7 +178,7 @@ int run_relay(const RelayOptions& o) {
   std::uint64_t accepted = 0, up_bytes = 0, down_bytes = 0, stalls = 0, seed = o.seed;
   std::vector<pollfd> fds;
   std::vector<Connection*> owners;
-  while (!g_stop.load()) {
+  while (!StopSignals::requested()) {
     fds.clear();
     owners.clear();
     fds.push_back({listener, POLLIN, 0});

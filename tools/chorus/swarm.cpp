@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/swarm_runner.h"
@@ -42,7 +43,7 @@ int run_swarm(const SwarmOptions& o) {
   if (!plan.key_path.empty() && !std::filesystem::exists(plan.key_path))
     SwarmKey::generate().save(plan.key_path);
 
-  InterruptCounter interrupts;
+  const StopSignals stop_signals({.hangup = true, .exit_on_second = false});
   runner.start();
   fmt::print(stderr, "swarm of {} peers, run directory {}\n", o.peers, plan.dir);
   LiveDisplay display;

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 
 #include "foundations/base/error.h"
 #include "foundations/base/progress.h"
+#include "foundations/base/stop_signals.h"
 
 namespace chorus::tools {
 namespace {
@@ -29,9 +29,6 @@ using Clock = std::chrono::steady_clock;
 // priority, so that every peer's communication threads run as soon as they wake. With four
 // peers on two cores, the idle share at --overlap 2 fell from 20-27 % to 3-6 % (docs/gossip.md).
 constexpr int kSwarmTrainerNice = 19;
-
-std::atomic<int> g_interrupts{0};
-extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
 
 double parse_number(const std::string& s, const std::string& whole) {
   try {
@@ -88,31 +85,6 @@ Fault parse_fault(const std::string& text) {
   if (f.at_s < 0) throw UserError(fmt::format("--fault {}: the time must not be negative", text));
   return f;
 }
-
-namespace {
-struct sigaction g_old_int, g_old_term, g_old_hup;
-int g_counters = 0;
-}  // namespace
-
-InterruptCounter::InterruptCounter() {
-  if (g_counters++ > 0) return;
-  g_interrupts.store(0);
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
-  sigaction(SIGHUP, &sa, &g_old_hup);
-}
-
-InterruptCounter::~InterruptCounter() {
-  if (--g_counters > 0) return;
-  sigaction(SIGINT, &g_old_int, nullptr);
-  sigaction(SIGTERM, &g_old_term, nullptr);
-  sigaction(SIGHUP, &g_old_hup, nullptr);
-}
-
-int InterruptCounter::count() { return g_interrupts.load(); }
 
 int free_tcp_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -270,7 +242,7 @@ void SwarmRunner::apply_faults(double now_s) {
 
 bool SwarmRunner::poll() {
   if (!started_) start();
-  const int interrupts = InterruptCounter::count();
+  const int interrupts = StopSignals::count();
   if (interrupts > seen_interrupts_) {
     seen_interrupts_ = interrupts;
     if (!stopping_) stop();

@@ -7,7 +7,8 @@
 // peers cleanly: SIGTERM (graceful leave), then SIGKILL after a grace period.
 //
 // Times are seconds since start(). poll() never blocks; the caller drives it (every ~250 ms)
-// and draws what it likes. Ctrl-C handling is the caller's: see InterruptCounter. The
+// and draws what it likes. The caller holds a StopSignals with hangup (foundations/base/
+// stop_signals.h) for as long as it polls; poll() follows its count. The
 // destructor kills and reaps every peer still running. Not thread-safe. Bad plans (a fault
 // naming a peer that does not exist, a flag the runner sets itself) are UserErrors.
 #include <chrono>
@@ -37,17 +38,6 @@ struct Fault {
 
 // Parses one --fault value; throws UserError naming the value and the expected forms.
 Fault parse_fault(const std::string& text);
-
-// Counts SIGINT/SIGTERM/SIGHUP while alive (installs handlers; restores the old ones on
-// destruction). The first interrupt asks for a clean stop, a second one for a fast one.
-class InterruptCounter {
- public:
-  InterruptCounter();
-  ~InterruptCounter();
-  InterruptCounter(const InterruptCounter&) = delete;
-  InterruptCounter& operator=(const InterruptCounter&) = delete;
-  static int count();
-};
 
 // Where and how one peer is started.
 struct PeerSlot {
@@ -105,7 +95,7 @@ class SwarmRunner {
   // Starts the initial peers (the first one `stagger_s` ahead of the others).
   void start();
   // Reaps exits, reads new log lines, applies due faults and the timeout, follows
-  // interrupts (InterruptCounter: first → stop(), second → kill). True while any peer runs
+  // stop signals (StopSignals::count(): the first → stop(), a second → kill_all()). True while any peer runs
   // or a join is still to come.
   bool poll();
   // Graceful stop: SIGTERM to every running peer (SIGCONT first for paused ones); peers not
