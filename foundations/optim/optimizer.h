@@ -42,6 +42,9 @@ class Optimizer {
   static std::unique_ptr<Optimizer> create(const OptimizerConfig& config, Backend& backend,
                                            float* params, float* grads, std::size_t n);
   static std::vector<std::string> names();
+  // Checks `config` as create() does, without making an optimizer: UserError for an unknown
+  // name or a hyper-parameter out of its range.
+  static void check(const OptimizerConfig& config);
 
   virtual ~Optimizer() = default;
   virtual std::string name() const = 0;

@@ -109,6 +109,11 @@ class Strategy {
 // Creates a strategy by name; throws UserError for an unknown name (listing the known ones).
 // Fills in services.options.tau when it is 0 (default_tau).
 std::unique_ptr<Strategy> make_strategy(PeerServices& services);
+// Checks `options` before any peer starts, as make_strategy and the named strategy would when
+// it is made: an unknown name (UserError listing the known ones), or an option the strategy
+// reads that is out of range or names what does not exist (a graph, a grouping rule). Reads a
+// graph file when `graph` names one; nothing else, and never blocks on the network.
+void check_strategy_options(const StrategyOptions& options);
 // The exchange period a strategy uses when --tau is not given: 1 for lsgd (it is accurate only
 // when it elects and pulls every step: docs/gossip.md), 4 for the others.
 int default_tau(const std::string& strategy);
