@@ -44,6 +44,8 @@
 #include "peers/ring/ring_allreduce.h"
 #include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/statistics.h"
 
 namespace {
@@ -57,7 +59,7 @@ struct Options {
   std::vector<int> peers{4};
   std::vector<std::uint64_t> sizes{1u << 20, 4u << 20, 16u << 20, 64u << 20};
   std::string security = "both";  // off | on | both
-  std::string baselines = "auto";  // auto | none | comma list of gloo, mpi
+  std::vector<std::string> baselines{"auto"};  // auto, none, or some of gloo and mpi
   int reps = 0;                    // 0: by size
   int rounds = 1;                  // how many times the whole sequence of implementations runs
   int chunk_kib = 0;               // 0: automatic
@@ -95,10 +97,10 @@ std::uint64_t parse_size(const std::string& text) {
       {"mb", 1e6}, {"g", 1 << 30}, {"gib", 1 << 30}, {"gb", 1e9}};
   const auto it = units.find(unit);
   if (used == 0 || it == units.end() || !(number > 0))
-    throw UserError(fmt::format("--size: '{}' is not a size (e.g. 1MiB, 512KiB, 4194304)", text));
+    throw UserError(fmt::format("'{}' is not a size (e.g. 1MiB, 512KiB, 4194304)", text));
   const double bytes = number * it->second;
   if (bytes < 4 || bytes > double(1ull << 31))
-    throw UserError(fmt::format("--size: {} must lie between 4 bytes and 2 GiB", text));
+    throw UserError(fmt::format("{} must lie between 4 bytes and 2 GiB", text));
   return static_cast<std::uint64_t>(bytes) / 4 * 4;
 }
 
@@ -106,15 +108,6 @@ std::string size_name(std::uint64_t bytes) {
   if (bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
   if (bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
   return fmt::format("{} B", bytes);
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 // --- pipes ------------------------------------------------------------------------------------
@@ -556,25 +549,21 @@ int run(const Options& o) {
   for (auto b : o.sizes) plan.reps.push_back(reps_for(o, b));
   if (o.security == "off" || o.security == "both") plan.secure.push_back(false);
   if (o.security == "on" || o.security == "both") plan.secure.push_back(true);
-  if (plan.secure.empty()) throw UserError("--security: must be off, on or both");
   plan.chunk_bytes = static_cast<std::size_t>(o.chunk_kib) * 1024;
   plan.ipc = o.ipc;
 
   std::vector<std::string> notes;
   std::string gloo, mpi;
-  const std::vector<std::string> wanted = o.baselines == "auto" ? std::vector<std::string>{"gloo", "mpi"}
-                                          : o.baselines == "none" ? std::vector<std::string>{}
-                                                                  : split(o.baselines);
-  for (const auto& b : wanted) {
-    if (b == "gloo") {
-      gloo = find_program(o.gloo_bin, "chorus-bench-gloo");
-      if (gloo.empty()) notes.push_back("Gloo baseline not built (install libgloo-dev and reconfigure)");
-    } else if (b == "mpi") {
-      mpi = find_program(o.mpi_bin, "chorus-bench-mpi");
-      if (mpi.empty()) notes.push_back("MPI baseline not built (install libopenmpi-dev and reconfigure)");
-    } else {
-      throw UserError(fmt::format("--baselines: unknown '{}' (gloo, mpi, auto or none)", b));
-    }
+  const auto named = [&](const char* b) { return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end(); };
+  if ((named("auto") || named("none")) && o.baselines.size() > 1)
+    throw UserError("--baselines: auto and none stand alone; otherwise name gloo, mpi or both");
+  if (named("auto") || named("gloo")) {
+    gloo = find_program(o.gloo_bin, "chorus-bench-gloo");
+    if (gloo.empty()) notes.push_back("Gloo baseline not built (install libgloo-dev and reconfigure)");
+  }
+  if (named("auto") || named("mpi")) {
+    mpi = find_program(o.mpi_bin, "chorus-bench-mpi");
+    if (mpi.empty()) notes.push_back("MPI baseline not built (install libopenmpi-dev and reconfigure)");
   }
   const chorus::SwarmKey key = chorus::SwarmKey::generate();
   std::map<std::tuple<int, std::string, bool, std::uint64_t>, Measurement> pooled;
@@ -622,14 +611,24 @@ const bool registered = chorus::tools::register_bench(
     {"allreduce",
      "Ring all-reduce between N local processes (security off and on) beside Gloo and MPI over TCP",
      [](CLI::App& app) {
+       using chorus::tools::checked_by;
+       using chorus::tools::comma_list;
+       using chorus::tools::in_range;
        auto o = std::make_shared<Options>();
-       auto peers = std::make_shared<std::string>("4");
-       auto sizes = std::make_shared<std::string>("1MiB,4MiB,16MiB,64MiB");
+       auto sizes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"1MiB", "4MiB", "16MiB", "64MiB"});
        app.add_flag("--json", o->json, "One JSON line per measurement");
-       app.add_option("--peers", *peers, "Processes (a comma list runs each)")->capture_default_str();
-       app.add_option("--size", *sizes, "Buffer sizes, comma-separated (B, KiB, MiB, GiB)")->capture_default_str();
-       app.add_option("--security", o->security, "off, on (swarm key, encrypted) or both")->capture_default_str();
-       app.add_option("--baselines", o->baselines, "gloo,mpi | auto (those built) | none")->capture_default_str();
+       comma_list(app.add_option("--peers", o->peers, "Processes (a comma list runs each)"))
+           ->check(in_range(1, 64))
+           ->capture_default_str();
+       comma_list(app.add_option("--size", *sizes, "Buffer sizes, comma-separated (B, KiB, MiB, GiB)"))
+           ->check(checked_by([](const std::string& size) { parse_size(size); }))
+           ->capture_default_str();
+       app.add_option("--security", o->security, "off, on (swarm key, encrypted) or both")
+           ->check(CLI::IsMember({"off", "on", "both"}))
+           ->capture_default_str();
+       comma_list(app.add_option("--baselines", o->baselines, "gloo,mpi | auto (those built) | none"))
+           ->check(CLI::IsMember({"auto", "none", "gloo", "mpi"}))
+           ->capture_default_str();
        app.add_option("--reps", o->reps, "Timed repetitions per size (0: by size)")->check(CLI::Range(0, 100000));
        app.add_option("--rounds", o->rounds, "Measure everything this many times (implementations taking turns), pooling repetitions")
            ->capture_default_str()->check(CLI::Range(1, 100));
@@ -639,20 +638,9 @@ const bool registered = chorus::tools::register_bench(
        app.add_option("--gloo", o->gloo_bin, "The Gloo baseline program (default: next to chorus)");
        app.add_option("--mpi", o->mpi_bin, "The MPI baseline program (default: next to chorus)");
        app.add_option("--mpirun", o->mpirun, "mpirun to launch the MPI baseline with")->capture_default_str();
-       return [o, peers, sizes]() -> int {
-         o->peers.clear();
-         for (const auto& p : split(*peers)) {
-           int n = 0;
-           try {
-             n = std::stoi(p);
-           } catch (...) {
-           }
-           if (n < 1 || n > 64) throw UserError(fmt::format("--peers: '{}' is not a count in 1..64", p));
-           o->peers.push_back(n);
-         }
+       return [o, sizes]() -> int {
          o->sizes.clear();
-         for (const auto& s : split(*sizes)) o->sizes.push_back(parse_size(s));
-         if (o->peers.empty() || o->sizes.empty()) throw UserError("--peers and --size need at least one value");
+         for (const auto& s : *sizes) o->sizes.push_back(parse_size(s));
          return run(*o);
        };
      }});

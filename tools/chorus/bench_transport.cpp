@@ -30,7 +30,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +43,8 @@
 #include "foundations/transport/zmq_transport.h"
 #include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/statistics.h"
 
 namespace {
@@ -297,28 +298,10 @@ class ChorusClient final : public Client {
   std::uint64_t step_ = 0;
 };
 
-std::vector<int> parse_sizes(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    int v = 0;
-    try {
-      v = std::stoi(item);
-    } catch (...) {
-      v = 0;
-    }
-    if (v <= 0 || v > 256) throw chorus::UserError(fmt::format("--sizes: '{}' is not a size in MiB (1..256)", item));
-    out.push_back(v);
-  }
-  return out;
-}
-
 int run(const Options& o) {
   std::optional<chorus::wire::Cipher> cipher;
   if (o.cipher == "aes256gcm") cipher = chorus::wire::Cipher::kAes256Gcm;
   else if (o.cipher == "xchacha20poly1305") cipher = chorus::wire::Cipher::kXChaCha20Poly1305;
-  else if (!o.cipher.empty()) throw chorus::UserError("--cipher: must be aes256gcm or xchacha20poly1305");
   const chorus::wire::Cipher used = cipher.value_or(chorus::FrameCipher::best_available());
   if (!chorus::FrameCipher::available(used)) throw chorus::UserError("--cipher: not available on this CPU");
   const int max_mib = *std::max_element(o.sizes_mib.begin(), o.sizes_mib.end());
@@ -334,9 +317,6 @@ int run(const Options& o) {
   // Servers still running when this function leaves (by an exception too) are killed.
   std::vector<std::pair<chorus::tools::ChildProcess, std::string>> servers;
   std::vector<chorus::TransportConfig> configs;
-  for (const auto& mode : o.modes)
-    if (mode != "raw" && mode != "raw-whole" && mode != "off" && mode != "auth" && mode != "encrypt")
-      throw chorus::UserError(fmt::format("--modes: unknown mode '{}' (raw, raw-whole, off, auth, encrypt)", mode));
   for (const auto& mode : o.modes) {
     chorus::TransportConfig config;
     config.chunk_bytes = chunk_bytes;
@@ -448,12 +428,16 @@ int run(const Options& o) {
 const bool registered = chorus::tools::register_bench(
     {"transport", "Transport latency and throughput on loopback: security off / auth / encrypted vs raw ZeroMQ",
      [](CLI::App& app) {
+       using chorus::tools::comma_list;
+       using chorus::tools::in_range;
        auto o = std::make_shared<Options>();
-       auto sizes = std::make_shared<std::string>("1,4,16,64");
-       auto modes = std::make_shared<std::string>("raw,raw-whole,off,auth,encrypt");
        app.add_flag("--json", o->json, "One JSON line per measurement");
-       app.add_option("--sizes", *sizes, "Payload sizes in MiB, comma-separated")->capture_default_str();
-       app.add_option("--modes", *modes, "Which of raw,raw-whole,off,auth,encrypt to run")->capture_default_str();
+       comma_list(app.add_option("--sizes", o->sizes_mib, "Payload sizes in MiB, comma-separated"))
+           ->check(in_range(1, 256))
+           ->capture_default_str();
+       comma_list(app.add_option("--modes", o->modes, "Which of raw,raw-whole,off,auth,encrypt to run"))
+           ->check(CLI::IsMember({"raw", "raw-whole", "off", "auth", "encrypt"}))
+           ->capture_default_str();
        app.add_option("--chunk-kib", o->chunk_kib, "Parameter chunk size in KiB")->capture_default_str()
            ->check(CLI::Range(4, 65536));
        app.add_option("--round-trips", o->round_trips, "Small-message round trips for latency")
@@ -466,16 +450,9 @@ const bool registered = chorus::tools::register_bench(
                       "MiB of other memory the sender writes before each transfer, as a training step would "
                       "(0: back-to-back sends from a cache-hot buffer)")
            ->capture_default_str()->check(CLI::Range(0, 4096));
-       app.add_option("--cipher", o->cipher, "aes256gcm or xchacha20poly1305 (default: the best this CPU runs)");
-       return [o, sizes, modes]() -> int {
-         o->sizes_mib = parse_sizes(*sizes);
-         o->modes.clear();
-         std::stringstream in(*modes);
-         std::string m;
-         while (std::getline(in, m, ',')) o->modes.push_back(m);
-         if (o->modes.empty()) throw chorus::UserError("--modes: give at least one mode");
-         return run(*o);
-       };
+       app.add_option("--cipher", o->cipher, "aes256gcm or xchacha20poly1305 (default: the best this CPU runs)")
+           ->check(CLI::IsMember({"aes256gcm", "xchacha20poly1305"}));
+       return [o]() -> int { return run(*o); };
      }});
 
 }  // namespace
