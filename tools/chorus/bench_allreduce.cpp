@@ -554,7 +554,9 @@ int run(const Options& o) {
 
   std::vector<std::string> notes;
   std::string gloo, mpi;
-  const auto named = [&](const char* b) { return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end(); };
+  const auto named = [&](const char* b) {
+    return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end();
+  };
   if ((named("auto") || named("none")) && o.baselines.size() > 1)
     throw UserError("--baselines: auto and none stand alone; otherwise name gloo, mpi or both");
   if (named("auto") || named("gloo")) {
@@ -615,7 +617,8 @@ const bool registered = chorus::tools::register_bench(
        using chorus::tools::comma_list;
        using chorus::tools::in_range;
        auto o = std::make_shared<Options>();
-       auto sizes = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"1MiB", "4MiB", "16MiB", "64MiB"});
+       auto sizes = std::make_shared<std::vector<std::string>>();
+       *sizes = {"1MiB", "4MiB", "16MiB", "64MiB"};
        app.add_flag("--json", o->json, "One JSON line per measurement");
        comma_list(app.add_option("--peers", o->peers, "Processes (a comma list runs each)"))
            ->check(in_range(1, 64))

@@ -57,7 +57,8 @@ sockaddr_in relay_endpoint(const std::string& text, RelayPort port, const char* 
   const auto fail = [&](const std::string& problem) {
     return UserError(fmt::format("{}: '{}': {}", option, text, problem));
   };
-  if (port == RelayPort::given && address.ends_with(":*")) throw fail("give the port (HOST:PORT, as in 127.0.0.1:7000)");
+  if (port == RelayPort::given && address.ends_with(":*"))
+    throw fail("give the port (HOST:PORT, as in 127.0.0.1:7000)");
   std::string problem;
   const auto a = parse_address(address, port == RelayPort::given ? AddressUse::connect : AddressUse::bind, &problem);
   if (!a) throw fail(problem);

@@ -18,6 +18,8 @@
 #include "foundations/base/error.h"
 #include "foundations/base/progress.h"
 #include "foundations/base/stop_signals.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tools/chorus/peer_options.h"
 
 namespace chorus::tools {
 namespace {
@@ -135,9 +137,6 @@ SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
   if (static_cast<int>(plan_.slots.size()) < total)
     throw UserError(fmt::format("the swarm needs {} peer slots, {} were prepared", total, plan_.slots.size()));
 
-  std::error_code ec;
-  fs::create_directories(plan_.dir, ec);
-  if (ec) throw UserError(plan_.dir + ": cannot create the run directory: " + ec.message());
   chorus_ = chorus_executable();
   peers_.resize(static_cast<std::size_t>(total));
   for (int i = 0; i < total; ++i) {
@@ -149,17 +148,18 @@ SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
     p.checkpoint_dir = fmt::format("{}/peer{}", plan_.dir, i);
     p.joins_late = i >= plan_.peers;
   }
+  for (const auto& p : peers_) check_peer_arguments(peer_arguments(p));
   fault_done_.assign(plan_.faults.size(), false);
   fault_resumed_.assign(plan_.faults.size(), false);
 }
 
 SwarmRunner::~SwarmRunner() { kill_all(); }
 
-void SwarmRunner::launch(PeerState& p) {
-  const auto& slot = plan_.slots[static_cast<std::size_t>(p.index)];
-  std::vector<std::string> args = slot.prefix;
-  args.insert(args.end(), {chorus_, "peer", "--listen", p.address, "--log", p.log_path, "--checkpoint",
-                           p.checkpoint_dir, "--membership", plan_.membership});
+void SwarmRunner::check(const SwarmPlan& plan) { SwarmRunner{plan}; }
+
+std::vector<std::string> SwarmRunner::peer_arguments(const PeerState& p) const {
+  std::vector<std::string> args = {"--listen", p.address, "--log", p.log_path, "--checkpoint", p.checkpoint_dir,
+                                   "--membership", plan_.membership};
   if (p.joins_late) {
     // A late joiner goes through every initial peer (any one alive will do) and does not wait.
     std::string seeds;
@@ -180,6 +180,14 @@ void SwarmRunner::launch(PeerState& p) {
   for (const auto& f : plan_.faults)
     if (f.kind == Fault::Kind::slow && f.peer == p.index)
       args.insert(args.end(), {"--slowdown", fmt::format("{}", f.factor)});
+  return args;
+}
+
+void SwarmRunner::launch(PeerState& p) {
+  std::vector<std::string> args = plan_.slots[static_cast<std::size_t>(p.index)].prefix;
+  args.insert(args.end(), {chorus_, "peer"});
+  const std::vector<std::string> own = peer_arguments(p);
+  args.insert(args.end(), own.begin(), own.end());
   p.process = ChildProcess(args, p.out_path);
   p.started = true;
   p.started_s = elapsed_s();
@@ -187,6 +195,10 @@ void SwarmRunner::launch(PeerState& p) {
 
 void SwarmRunner::start() {
   if (started_) return;
+  std::error_code ec;
+  fs::create_directories(plan_.dir, ec);
+  if (ec) throw UserError(plan_.dir + ": cannot create the run directory: " + ec.message());
+  if (!plan_.key_path.empty() && !fs::exists(plan_.key_path)) SwarmKey::generate().save(plan_.key_path);
   started_ = true;
   start_ = Clock::now();
   for (int i = 0; i < plan_.peers; ++i) {

@@ -42,7 +42,9 @@ void add_train_options(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   app.add_option("--step-every", c.step_every, "Step decay period in steps (default: one epoch)")
       ->check(at_least(std::int64_t{0}));
-  app.add_option("--gamma", c.gamma, "Step decay factor")->check(in_range(0.0f, 1.0f, Ends::open_low))->capture_default_str();
+  app.add_option("--gamma", c.gamma, "Step decay factor")
+      ->check(in_range(0.0f, 1.0f, Ends::open_low))
+      ->capture_default_str();
   app.add_option("--momentum", c.optimizer.momentum, "SGD momentum")
       ->check(in_range(0.0f, 1.0f, Ends::open_high))
       ->capture_default_str();
