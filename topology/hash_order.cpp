@@ -7,35 +7,15 @@
 namespace chorus {
 namespace {
 
-constexpr std::uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ULL;
-
-std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+// Uniform-enough in [0, bound): the high half of a 128-bit product (bound > 0). Not
+// SplitMix64::uniform_below (rejection sampling): every peer must draw the permutations it
+// always drew, or peers of different builds would disagree on partners and graphs.
+std::size_t below(SplitMix64& rng, std::size_t bound) {
+  const unsigned __int128 product = static_cast<unsigned __int128>(rng.next()) * bound;
+  return static_cast<std::size_t>(product >> 64);
 }
 
-// The splitmix64 generator: each call advances the state by the golden gamma.
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    state_ += kGoldenGamma;
-    return mix(state_);
-  }
-  // Uniform-enough in [0, bound): the high half of a 128-bit product (bound > 0).
-  std::size_t below(std::size_t bound) {
-    const unsigned __int128 product = static_cast<unsigned __int128>(next()) * bound;
-    return static_cast<std::size_t>(product >> 64);
-  }
-
- private:
-  std::uint64_t state_;
-};
-
 }  // namespace
-
-std::uint64_t splitmix64(std::uint64_t x) { return mix(x + kGoldenGamma); }
 
 std::uint64_t peer_hash(PeerId id) { return splitmix64(id); }
 
@@ -54,7 +34,7 @@ std::vector<std::size_t> seeded_permutation(std::size_t n, std::uint64_t seed) {
   std::vector<std::size_t> p(n);
   std::iota(p.begin(), p.end(), std::size_t{0});
   SplitMix64 rng(seed);
-  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng.below(i)]);
+  for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[below(rng, i)]);
   return p;
 }
 

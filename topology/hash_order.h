@@ -13,13 +13,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "foundations/base/portable_rng.h"  // splitmix64, SplitMix64
 #include "topology/view.h"
 
 namespace chorus {
-
-// The splitmix64 output function applied to x + 0x9E3779B97F4A7C15: the first value a
-// splitmix64 generator seeded with x returns. A bijection on 64-bit integers.
-std::uint64_t splitmix64(std::uint64_t x);
 
 // The hash that places a peer in hash order: splitmix64(id). Distinct ids never collide.
 std::uint64_t peer_hash(PeerId id);

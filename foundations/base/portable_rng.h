@@ -13,6 +13,9 @@
 
 namespace chorus {
 
+// SplitMix64's increment: the state advances by it before every output.
+inline constexpr std::uint64_t kSplitMix64Gamma = 0x9E3779B97F4A7C15ull;
+
 // The SplitMix64 output function: a bijective 64-bit mix.
 constexpr std::uint64_t mix64(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -20,10 +23,17 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// The first value a SplitMix64 generator seeded with x returns: mix64(x + gamma). A
+// bijection on 64-bit integers, and a counter-based generator: value i of a stream is
+// splitmix64(seed ^ f(i)), computed without state in any order (the CPU and CUDA backends'
+// Rademacher probes, hash order of peers). The CUDA backend's device copy
+// (foundations/backends/cuda/cuda_optim.cu) must equal this function.
+constexpr std::uint64_t splitmix64(std::uint64_t x) { return mix64(x + kSplitMix64Gamma); }
+
 // A seed for an independent stream derived from (seed, stream); different streams of the
 // same seed, and the same stream of different seeds, give unrelated sequences.
 constexpr std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
-  return mix64(seed ^ mix64(stream + 0x9E3779B97F4A7C15ull));
+  return mix64(seed ^ splitmix64(stream));
 }
 
 class SplitMix64 {
@@ -31,7 +41,7 @@ class SplitMix64 {
   explicit constexpr SplitMix64(std::uint64_t seed) : state_(seed) {}
 
   constexpr std::uint64_t next() {
-    state_ += 0x9E3779B97F4A7C15ull;
+    state_ += kSplitMix64Gamma;
     return mix64(state_);
   }
 

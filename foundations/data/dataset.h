@@ -27,6 +27,12 @@ struct Dataset {
 
 Dataset load_idx_dataset(const std::string& dir, Split split);
 
+// The number of samples in `split`, from the headers of its two files alone (a few bytes each,
+// no pixels): what load_idx_dataset would load, for sizing a run before it starts. Throws the
+// UserErrors load_idx_dataset throws for a missing file, a bad header or counts that disagree;
+// problems in the data after the headers show only when the data is loaded.
+std::size_t idx_split_size(const std::string& dir, Split split);
+
 // The indices of shard `index` of `count` over a dataset of n samples: a permutation of
 // 0..n-1 seeded by `seed`, dealt round-robin. Shards are disjoint, cover every sample
 // exactly once, differ in size by at most one, and depend only on (n, seed, index, count).

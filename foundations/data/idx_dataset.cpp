@@ -41,18 +41,36 @@ std::array<float, 256> normalisation_table() {
   return t;
 }
 
+struct SplitFiles {
+  std::string images, labels;
+};
+
+SplitFiles split_files(const std::string& dir, Split split) {
+  const std::string stem = split == Split::train ? "train" : "t10k";
+  return {resolve(dir, stem + "-images-idx3-ubyte"), resolve(dir, stem + "-labels-idx1-ubyte")};
+}
+
+void expect_same_count(const SplitFiles& files, std::size_t images, std::size_t labels) {
+  if (images != labels)
+    throw UserError(fmt::format("{}: holds {} images but {} holds {} labels", files.images, images,
+                                files.labels, labels));
+}
+
 }  // namespace
 
-Dataset load_idx_dataset(const std::string& dir, Split split) {
-  const std::string stem = split == Split::train ? "train" : "t10k";
-  const std::string images_path = resolve(dir, stem + "-images-idx3-ubyte");
-  const std::string labels_path = resolve(dir, stem + "-labels-idx1-ubyte");
+std::size_t idx_split_size(const std::string& dir, Split split) {
+  const SplitFiles files = split_files(dir, split);
+  const std::size_t labels = read_idx_labels_header(files.labels).count;
+  const std::size_t images = read_idx_images_header(files.images).count;
+  expect_same_count(files, images, labels);
+  return images;
+}
 
-  const IdxLabels labels = read_idx_labels(labels_path, kFashionMnistClasses);
-  const IdxImages images = read_idx_images(images_path);
-  if (images.count != labels.labels.size())
-    throw UserError(fmt::format("{}: holds {} images but {} holds {} labels", images_path,
-                                images.count, labels_path, labels.labels.size()));
+Dataset load_idx_dataset(const std::string& dir, Split split) {
+  const SplitFiles files = split_files(dir, split);
+  const IdxLabels labels = read_idx_labels(files.labels, kFashionMnistClasses);
+  const IdxImages images = read_idx_images(files.images);
+  expect_same_count(files, images.count, labels.labels.size());
 
   Dataset out;
   out.rows = images.rows;

@@ -149,10 +149,8 @@ void expect_end(IdxStream& in, const std::string& path, const std::string& promi
          "missing)");
 }
 
-}  // namespace
-
-IdxImages read_idx_images(const std::string& path) {
-  IdxStream in(path);
+// Reads and checks an image file's header.
+IdxHeader images_header(IdxStream& in, const std::string& path) {
   unsigned char header[kImagesHeaderBytes];
   read_header(in, path, header, sizeof header, kIdxImagesMagic, "image");
   const std::uint32_t count = big_endian_u32(header + 4);
@@ -163,6 +161,36 @@ IdxImages read_idx_images(const std::string& path) {
                            "must be 1..{})",
                            rows, cols, kIdxMaxSide));
   if (count == 0) fail(path, "header says the file holds 0 images");
+  return {count, static_cast<int>(rows), static_cast<int>(cols)};
+}
+
+// Reads and checks a label file's header.
+IdxHeader labels_header(IdxStream& in, const std::string& path) {
+  unsigned char header[kLabelsHeaderBytes];
+  read_header(in, path, header, sizeof header, kIdxLabelsMagic, "label");
+  const std::uint32_t count = big_endian_u32(header + 4);
+  if (count == 0) fail(path, "header says the file holds 0 labels");
+  return {count, 0, 0};
+}
+
+}  // namespace
+
+IdxHeader read_idx_images_header(const std::string& path) {
+  IdxStream in(path);
+  return images_header(in, path);
+}
+
+IdxHeader read_idx_labels_header(const std::string& path) {
+  IdxStream in(path);
+  return labels_header(in, path);
+}
+
+IdxImages read_idx_images(const std::string& path) {
+  IdxStream in(path);
+  const IdxHeader header = images_header(in, path);
+  const auto count = static_cast<std::uint32_t>(header.count);
+  const auto rows = static_cast<std::uint32_t>(header.rows);
+  const auto cols = static_cast<std::uint32_t>(header.cols);
 
   const std::uint64_t image_bytes = std::uint64_t{rows} * cols;
   const std::uint64_t promised = image_bytes * count;
@@ -188,10 +216,7 @@ IdxImages read_idx_images(const std::string& path) {
 IdxLabels read_idx_labels(const std::string& path, int classes) {
   CHORUS_CHECK(classes >= 1 && classes <= 256, "label classes must fit in a byte");
   IdxStream in(path);
-  unsigned char header[kLabelsHeaderBytes];
-  read_header(in, path, header, sizeof header, kIdxLabelsMagic, "label");
-  const std::uint32_t count = big_endian_u32(header + 4);
-  if (count == 0) fail(path, "header says the file holds 0 labels");
+  const auto count = static_cast<std::uint32_t>(labels_header(in, path).count);
 
   IdxLabels out;
   out.labels = read_data(in, count);

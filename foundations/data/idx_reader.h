@@ -37,4 +37,14 @@ struct IdxLabels {
 IdxImages read_idx_images(const std::string& path);
 IdxLabels read_idx_labels(const std::string& path, int classes);
 
+// What an IDX file's header alone says, checked as read_idx_images / read_idx_labels check
+// it (magic, a non-zero count, image sides in range); the data after the header is not read,
+// so neither its length nor the label values are checked.
+struct IdxHeader {
+  std::size_t count = 0;  // images or labels the file promises
+  int rows = 0, cols = 0;  // image files only
+};
+IdxHeader read_idx_images_header(const std::string& path);
+IdxHeader read_idx_labels_header(const std::string& path);
+
 }  // namespace chorus

@@ -26,6 +26,7 @@
 #include <cmath>
 
 #include "foundations/base/error.h"
+#include "foundations/base/portable_rng.h"
 #include "foundations/optim/optimizer_registry.h"
 
 namespace chorus::optim {
@@ -34,16 +35,9 @@ namespace {
 
 constexpr std::size_t kStateSlices = 6;
 
-std::uint64_t mix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 // The probe seed of a given step: distinct steps and distinct seeds give unrelated probes.
 std::uint64_t probe_seed(std::uint64_t seed, std::int64_t step) {
-  return mix64(seed ^ mix64(static_cast<std::uint64_t>(step) + 0x632BE59BD9B4E019ull));
+  return splitmix64(seed ^ splitmix64(static_cast<std::uint64_t>(step) + 0x632BE59BD9B4E019ull));
 }
 
 class AdaHessianOptimizer final : public Optimizer {

@@ -45,6 +45,9 @@ class Optimizer {
   static std::vector<std::string> names();
   // The peak learning rate of optimizer `name` when none is given; UserError for an unknown one.
   static float default_lr(const std::string& name);
+  // Checks `config` as create() does, without making an optimizer: UserError for an unknown
+  // name or a hyper-parameter out of its range.
+  static void check(const OptimizerConfig& config);
 
   virtual ~Optimizer() = default;
   virtual std::string name() const = 0;

@@ -20,10 +20,9 @@ std::string no_key_message(const std::string& address) {
 
 void validate_bind_address(const TransportConfig& config, bool in_process) {
   const std::string& a = config.address;
-  if (a.empty() || a.size() > wire::kMaxAddressBytes)
-    throw UserError(fmt::format("transport address '{}': must be 1..{} characters", a, wire::kMaxAddressBytes));
-  for (char c : a)
-    if (c <= 0x20 || c >= 0x7f) throw UserError(fmt::format("transport address '{}': must be printable ASCII", a));
+  std::string problem;
+  if (!parse_address(a, AddressUse::bind, &problem))
+    throw UserError(fmt::format("transport address '{}': {}", a, problem));
   if (!config.key && !in_process && !is_on_this_host(a)) throw UserError(no_key_message(a));
   if (config.max_payload_bytes == 0) throw UserError("transport: max payload must be positive");
   if (config.receive_queue == 0 || config.receive_queue_bytes < config.max_payload_bytes)

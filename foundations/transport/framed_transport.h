@@ -87,8 +87,9 @@ class FramedTransport final : public Transport {
   std::thread receiver_;  // last: starts after everything above exists
 };
 
-// Checks what every transport checks before binding: an address of 1..255 printable bytes,
-// one on this host when there is no swarm key, and sane sizes. Throws UserError.
+// Checks what every transport checks before binding: an address parse_address accepts for
+// binding (address.h), one on this host when there is no swarm key, and sane sizes. Throws
+// UserError.
 void validate_bind_address(const TransportConfig& config, bool in_process);
 
 }  // namespace chorus

@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -19,6 +18,7 @@
 #include <thread>
 
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/data/dataset.h"
 #include "foundations/train/checkpoint_store.h"
@@ -40,23 +40,7 @@ constexpr std::int64_t kSnapshotEvery = 100;  // steps between state-transfer sn
 // Longest wait before the first step for the other members of the starting view to be ready.
 constexpr std::chrono::milliseconds kReadyWait{5000};
 
-std::atomic<int> g_signals{0};
-
-extern "C" void on_stop_signal(int) {
-  // The first signal asks for a graceful leave; a second one ends the process at once.
-  if (g_signals.fetch_add(1) >= 1) _exit(130);
-}
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-}
-
-bool stop_requested() { return g_signals.load() > 0; }
+bool stop_requested() { return StopSignals::requested(); }
 
 std::string hex_id(PeerId id) { return fmt::format("{:016x}", id); }
 
@@ -382,7 +366,6 @@ int PeerRun::leave() {
 
 int PeerRun::run() {
   settings_ = strategy_settings(config_.strategy, config_.strategy_options);  // a bad option fails before any work
-  install_signal_handlers();
   restore(join());
   get_ready();
   train();
@@ -392,6 +375,10 @@ int PeerRun::run() {
 }  // namespace
 
 int run_peer(const PeerConfig& config) {
+  // The first SIGINT or SIGTERM asks for a graceful leave; a second one ends the process at
+  // once. Held until the peer's parts are gone: a stop during their shutdown is no crash.
+  StopSignals stop_signals({.hangup = false, .exit_on_second = true});
+  std::signal(SIGPIPE, SIG_IGN);
   PeerRun run(config);
   return run.run();
 }

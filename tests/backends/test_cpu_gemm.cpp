@@ -88,3 +88,13 @@ TEST_CASE("axpby") {
   backend->axpby(2.0f, x.data(), 0.5f, y.data(), x.size());
   CHECK(y == std::vector<float>{7, 14, 21, 28, 35});
 }
+
+TEST_CASE("rademacher probes are fixed by the seed (AdaHessian's draws never change)") {
+  // Element i is +1 exactly when bit i of this mask is set: the probes of seed 42 as chorus
+  // has always drawn them (the sign bit of splitmix64(seed ^ 0xD1B54A32D192ED03 * (i + 1))).
+  constexpr std::uint64_t kSeed42 = 0x0c74aa6dd1f9587bull;
+  auto backend = chorus::make_cpu_backend();
+  std::vector<float> out(64);
+  backend->rademacher(out.data(), out.size(), 42);
+  for (std::size_t i = 0; i < out.size(); ++i) CHECK(out[i] == (((kSeed42 >> i) & 1) ? 1.0f : -1.0f));
+}

@@ -1,6 +1,6 @@
 // chorus compare as users run it (shortened): every output file exists, every number in
-// summary.csv is finite and in range, an unknown strategy is reported and the others still
-// run, faults are applied; the link emulation (the relay's delay and loss, its byte-exact
+// summary.csv is finite and in range, faults are applied, bad options (an unknown strategy
+// among them) are refused before anything runs; the link emulation (the relay's delay and loss, its byte-exact
 // forwarding); and, as root, that an emulated network's namespaces exist during a run and
 // are all gone after it.
 #include <arpa/inet.h>
@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -291,7 +293,7 @@ TEST_CASE("a shortened comparison writes the summary and the plots; numbers are 
   // Slowed peers (×40: 200 steps take seconds) so the faults land mid-run: peer 2 is killed
   // at 2.5 s, one more joins at 3 s.
   const std::string cmd = chorus_test::chorus_bin() +
-                          " compare --peers 3 --strategies local,no-such-strategy --model mlp --epochs 1 "
+                          " compare --peers 3 --strategies local --model mlp --epochs 1 "
                           "--max-steps 200 --target-acc 0.5 --stall-timeout 60 --run-timeout 120 --data " +
                           chorus_test::data_dir() + " --fault slow:0:40 --fault slow:1:40 --fault slow:2:40 " +
                           "--fault kill:2@2.5 --fault join@3 --out " + out;
@@ -317,7 +319,7 @@ TEST_CASE("a shortened comparison writes the summary and the plots; numbers are 
 
   std::vector<std::string> header;
   const auto rows = read_csv(out + "/summary.csv", &header);
-  REQUIRE(rows.size() == 2);
+  REQUIRE(rows.size() == 1);
   CHECK(header.front() == "strategy");
   for (const auto& row : rows) check_ranges(row);
 
@@ -338,18 +340,64 @@ TEST_CASE("a shortened comparison writes the summary and the plots; numbers are 
   for (const auto& l : killed) CHECK(l.value("event", "") != "done");
   CHECK(md.find("kill:2@2.5") != std::string::npos);
 
-  const Row& missing = rows[1];
-  CHECK(missing.at("strategy") == "no-such-strategy");
-  CHECK(missing.at("status") == "unavailable");
-  CHECK(missing.at("final_acc_mean").empty());
-  CHECK(missing.at("note").find("unknown strategy") != std::string::npos);
-  CHECK(result.output.find("no-such-strategy") != std::string::npos);
+  // --report-only summarizes the same runs again, without training.
+  const auto again =
+      chorus_test::run_command(chorus_test::chorus_bin() + " compare --report-only --target-acc 0.4 --out " + out);
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  REQUIRE(read_csv(out + "/summary.csv").size() == 1);
+}
+
+TEST_CASE("--report-only still summarizes a comparison that ran a strategy this chorus did not have") {
+  chorus_test::TempDir dir("chorus-compare-old");
+  const std::string out = dir / "out";
+  fs::create_directories(out + "/runs/no-such-strategy/r1");
+  std::ofstream(out + "/compare.json") << R"({"command": "chorus compare --strategies no-such-strategy", "peers": 2,
+    "model": "mlp", "epochs": 1, "batch": 64, "lr": "0.05", "seed": 1, "target_acc": 0.5, "repeat": 1,
+    "eval_every": 5, "max_steps": 0, "network": "loopback", "mechanism": "loopback", "faults": [],
+    "extra_peer_args": [], "strategies": ["no-such-strategy"]})";
+  std::ofstream(out + "/runs/no-such-strategy/r1/run.json")
+      << R"({"strategy": "no-such-strategy", "repeat": 1, "status": "unavailable", "reason": "peer 0 exit 2: )"
+         R"(chorus: error: unknown strategy 'no-such-strategy'", "wall_s": 1.0, "peers": []})";
+  const auto r = chorus_test::run_command(chorus_test::chorus_bin() + " compare --report-only --out " + out);
+  INFO(r.output);
+  CHECK(r.exit_code == 1);  // no strategy ran cleanly
+  const auto rows = read_csv(out + "/summary.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].at("strategy") == "no-such-strategy");
+  CHECK(rows[0].at("status") == "unavailable");
+  check_ranges(rows[0]);
+}
+
+TEST_CASE("an unknown strategy or a bad peer option is refused before anything runs") {
+  chorus_test::TempDir dir("chorus-compare-refused");
+  const std::string out = dir / "out";
+  const std::string compare = chorus_test::chorus_bin() + " compare --peers 3 --epochs 1 --out " + out + " ";
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--strategies local,no-such-strategy", "unknown strategy 'no-such-strategy' (choose one of:"},
+           {"--strategies local,kavg/k=0", "--k must be an integer from 1 to"},
+           {"--strategies gossip/gossip=sideways", "--gossip must be one of pull, push"},
+           {"--strategies hier/k1=3/k2=4", "a multiple of --k1"},
+           {"--strategies local --no-such-flag", "--no-such-flag"},
+           {"--strategies kavg --overlap=-2", "--overlap must be an integer from -1 to"},
+           {"--strategies local --seeds tcp://127.0.0.1:70000", "--seeds is set by chorus compare"},
+           {"--strategies local --data " + (dir / "no-data"), "train-images-idx3-ubyte"},
+           {"--strategies local --fault join@1 --fault slow:3:0.5", "slowdown factor must be at least 1"}}) {
+    const auto r = chorus_test::run_command(compare + args);
+    INFO(args, " -> ", r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.rfind("chorus: error: ", 0) == 0);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK(r.output.find(says) != std::string::npos);
+    CHECK_FALSE(fs::exists(out));  // no output directory, so no swarm was started
+  }
 }
 
 TEST_CASE("bad flags are one-line user errors (exit 2)") {
   for (const char* args : {"--fault kill:x@3", "--fault explode@3", "--strategies local --net /no/such/profile",
                            "--strategies local,local", "--target-acc 2", "--strategies kavg/epochs=3",
-                           "--strategies Bad!Name", "--peers 2 --fault kill:5@1"}) {
+                           "--strategies Bad!Name", "--peers 2 --fault kill:5@1", "--peers 0", "--repeat 0",
+                           "--stall-timeout -1", "--emulation magic", "--strategies no-such-strategy"}) {
     const auto r = chorus_test::run_command(chorus_test::chorus_bin() + " compare --out /nonexistent-dir-xyz " + args);
     INFO(args, ": ", r.output);
     CHECK(r.exit_code == 2);

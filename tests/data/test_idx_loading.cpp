@@ -322,6 +322,34 @@ TEST_CASE("image and label counts must agree") {
                "holds 5 images but " + (dir / "train-labels-idx1-ubyte.gz") + " holds 4 labels");
 }
 
+TEST_CASE("a split's size comes from the headers alone, with the loader's errors") {
+  chorus_test::TempDir dir("chorus-data");
+  write_valid_train(dir, 5);
+  CHECK(chorus::idx_split_size(dir.path().string(), Split::train) == 5);
+  // The data after the headers is not read: labels out of range go unnoticed here.
+  write_gz(dir / "train-labels-idx1-ubyte.gz", labels_file({1, 2, 10, 4, 255}));
+  CHECK(chorus::idx_split_size(dir.path().string(), Split::train) == 5);
+
+  const auto error_of = [&](Split split) {
+    try {
+      chorus::idx_split_size(dir.path().string(), split);
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of(Split::test).find("t10k-images-idx3-ubyte.gz: file not found") != std::string::npos);
+  write_gz(dir / "train-labels-idx1-ubyte.gz", labels_file({1, 2, 3, 4}));
+  CHECK(error_of(Split::train) == (dir / "train-images-idx3-ubyte.gz") + ": holds 5 images but " +
+                                       (dir / "train-labels-idx1-ubyte.gz") + " holds 4 labels");
+  write_gz(dir / "train-images-idx3-ubyte.gz", labels_file({1, 2, 3, 4}));
+  CHECK(error_of(Split::train).find("bad magic 0x00000801") != std::string::npos);
+  if (real_data_present()) {
+    CHECK(chorus::idx_split_size(chorus_test::data_dir(), Split::train) == 60000);
+    CHECK(chorus::idx_split_size(chorus_test::data_dir(), Split::test) == 10000);
+  }
+}
+
 TEST_CASE("labels out of range are reported with their position") {
   chorus_test::TempDir dir("chorus-data");
   write_valid_train(dir, 5);

@@ -17,6 +17,13 @@ TEST_CASE("SplitMix64 matches the reference sequence") {
   CHECK(rng.next() == 0x06C45D188009454Full);
 }
 
+TEST_CASE("splitmix64 is the first output of a generator seeded with its argument") {
+  CHECK(chorus::splitmix64(0) == 0xE220A8397B1DCDAFull);
+  CHECK(chorus::splitmix64(0x9E3779B97F4A7C15ull) == 0x6E789E6AA1B965F4ull);
+  for (std::uint64_t x : {std::uint64_t{1}, std::uint64_t{12345}, ~std::uint64_t{0}})
+    CHECK(chorus::splitmix64(x) == chorus::SplitMix64(x).next());
+}
+
 TEST_CASE("uniform_below stays in range and is not visibly biased") {
   chorus::SplitMix64 rng(7);
   for (int i = 0; i < 100; ++i) CHECK(rng.uniform_below(1) == 0);

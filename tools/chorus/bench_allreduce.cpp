@@ -17,8 +17,6 @@
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,18 +42,24 @@
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/transport/zmq_transport.h"
 #include "peers/ring/ring_allreduce.h"
+#include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
+#include "tools/chorus/statistics.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using chorus::UserError;
+using chorus::tools::ChildProcess;
+using chorus::tools::median;
 
 struct Options {
   std::vector<int> peers{4};
   std::vector<std::uint64_t> sizes{1u << 20, 4u << 20, 16u << 20, 64u << 20};
   std::string security = "both";  // off | on | both
-  std::string baselines = "auto";  // auto | none | comma list of gloo, mpi
+  std::vector<std::string> baselines{"auto"};  // auto, none, or some of gloo and mpi
   int reps = 0;                    // 0: by size
   int rounds = 1;                  // how many times the whole sequence of implementations runs
   int chunk_kib = 0;               // 0: automatic
@@ -78,13 +82,6 @@ int reps_for(const Options& o, std::uint64_t bytes) {
   return bytes <= (1u << 20) ? 40 : bytes <= (4u << 20) ? 20 : bytes <= (16u << 20) ? 10 : 5;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
 std::uint64_t parse_size(const std::string& text) {
   std::size_t used = 0;
   double number = 0;
@@ -100,10 +97,10 @@ std::uint64_t parse_size(const std::string& text) {
       {"mb", 1e6}, {"g", 1 << 30}, {"gib", 1 << 30}, {"gb", 1e9}};
   const auto it = units.find(unit);
   if (used == 0 || it == units.end() || !(number > 0))
-    throw UserError(fmt::format("--size: '{}' is not a size (e.g. 1MiB, 512KiB, 4194304)", text));
+    throw UserError(fmt::format("'{}' is not a size (e.g. 1MiB, 512KiB, 4194304)", text));
   const double bytes = number * it->second;
   if (bytes < 4 || bytes > double(1ull << 31))
-    throw UserError(fmt::format("--size: {} must lie between 4 bytes and 2 GiB", text));
+    throw UserError(fmt::format("{} must lie between 4 bytes and 2 GiB", text));
   return static_cast<std::uint64_t>(bytes) / 4 * 4;
 }
 
@@ -111,15 +108,6 @@ std::string size_name(std::uint64_t bytes) {
   if (bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
   if (bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
   return fmt::format("{} B", bytes);
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 // --- pipes ------------------------------------------------------------------------------------
@@ -174,12 +162,11 @@ std::string read_line(int fd, Clock::time_point deadline) {
   }
 }
 
-void reap(std::vector<pid_t>& pids, bool kill_first) {
-  for (pid_t pid : pids) {
-    if (kill_first) ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-  }
-  pids.clear();
+// Waits for every child to exit, or (kill_first) kills and reaps them; empties the list.
+void reap(std::vector<ChildProcess>& children, bool kill_first) {
+  if (!kill_first)
+    for (auto& child : children) child.wait();
+  children.clear();  // destroying a child still running kills and reaps it
 }
 
 // --- chorus: one forked process per member --------------------------------------------------
@@ -194,117 +181,122 @@ struct Plan {
 
 constexpr int kWarmup = 2;
 
-[[noreturn]] void chorus_member(int index, int n, const Plan& plan, const chorus::SwarmKey& key, int to_parent,
-                                int from_parent) {
-  try {
-    std::vector<std::unique_ptr<chorus::Transport>> transports;
-    std::vector<std::unique_ptr<chorus::RingAllreduce>> rings;
-    std::string hello = std::to_string(index);
-    for (bool secure : plan.secure) {
-      chorus::TransportConfig c;
-      c.address = plan.ipc ? fmt::format("ipc:///tmp/chorus-bench-{}-{}", ::getpid(), secure ? "key" : "nokey")
-                           : "tcp://127.0.0.1:*";
-      if (secure) c.key = key;
-      c.log = [](const std::string&) {};
-      transports.push_back(chorus::make_zmq_transport(c));
-      chorus::RingOptions ro;
-      ro.chunk_bytes = plan.chunk_bytes;
-      rings.push_back(std::make_unique<chorus::RingAllreduce>(*transports.back(), ro));
-      hello += fmt::format(" {} {}", transports.back()->id(), transports.back()->address());
-    }
-    write_all(to_parent, hello + "\n");
-    // The parent answers with every member's line, in index order.
-    std::vector<chorus::RingView> views(plan.secure.size());
-    const auto deadline = Clock::now() + std::chrono::seconds(60);
-    for (int i = 0; i < n; ++i) {
-      std::stringstream line(read_line(from_parent, deadline));
-      int idx = 0;
-      line >> idx;
-      for (auto& v : views) {
-        chorus::RingMember m;
-        line >> m.id >> m.address;
-        v.members.push_back(m);
-        v.number = 1;
-      }
-    }
-    std::uint64_t round = 0;
-    const auto run = [&](std::size_t mode, std::span<float> data) {
-      chorus::RingAttempt a;
-      a.scope = 1;
-      a.round = ++round;
-      a.view = views[mode];
-      a.op = chorus::ReduceOp::sum;
-      a.timeout = std::chrono::seconds(120);
-      const auto t0 = Clock::now();
-      const chorus::RingOutcome out = rings[mode]->run(data, a);
-      if (!out.ok()) throw UserError(fmt::format("all-reduce failed: {} {}", chorus::ring_status_name(out.status), out.detail));
-      return std::chrono::duration<double>(Clock::now() - t0).count();
-    };
-    std::string report;
-    for (std::size_t s = 0; s < plan.sizes.size(); ++s) {
-      std::vector<float> data(plan.sizes[s] / sizeof(float));
-      std::vector<bool> ok(plan.secure.size());
-      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-        for (std::size_t k = 0; k < data.size(); ++k) data[k] = static_cast<float>(index + 1 + static_cast<int>(k % 5));
-        run(m, data);
-        ok[m] = true;
-        for (std::size_t k = 0; k < data.size() && ok[m]; ++k)
-          ok[m] = data[k] == static_cast<float>(n * (n + 1) / 2 + n * static_cast<int>(k % 5));
-      }
-      std::fill(data.begin(), data.end(), 0.0f);
-      std::vector<std::vector<double>> times(plan.secure.size());
-      for (int r = 0; r < kWarmup + plan.reps[s]; ++r)
-        for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-          const double t = run(m, data);
-          if (r >= kWarmup) times[m].push_back(t);
-        }
-      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
-        report += fmt::format("{} {} {}", m, plan.sizes[s], ok[m] ? 1 : 0);
-        for (double t : times[m]) report += fmt::format(" {:.9g}", t);
-        report += "\n";
-      }
-    }
-    write_all(to_parent, report);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "chorus bench member %d: %s\n", index, e.what());
-    _exit(1);
+// Runs in a forked process: one member of the ring; returns its exit code.
+int chorus_member(int index, int n, const Plan& plan, const chorus::SwarmKey& key, int to_parent,
+                  int from_parent) {
+  std::vector<std::unique_ptr<chorus::Transport>> transports;
+  std::vector<std::unique_ptr<chorus::RingAllreduce>> rings;
+  std::string hello = std::to_string(index);
+  for (bool secure : plan.secure) {
+    chorus::TransportConfig c;
+    c.address = plan.ipc ? fmt::format("ipc:///tmp/chorus-bench-{}-{}", ::getpid(), secure ? "key" : "nokey")
+                         : "tcp://127.0.0.1:*";
+    if (secure) c.key = key;
+    c.log = [](const std::string&) {};
+    transports.push_back(chorus::make_zmq_transport(c));
+    chorus::RingOptions ro;
+    ro.chunk_bytes = plan.chunk_bytes;
+    rings.push_back(std::make_unique<chorus::RingAllreduce>(*transports.back(), ro));
+    hello += fmt::format(" {} {}", transports.back()->id(), transports.back()->address());
   }
-  _exit(0);
+  write_all(to_parent, hello + "\n");
+  // The parent answers with every member's line, in index order.
+  std::vector<chorus::RingView> views(plan.secure.size());
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < n; ++i) {
+    std::stringstream line(read_line(from_parent, deadline));
+    int idx = 0;
+    line >> idx;
+    for (auto& v : views) {
+      chorus::RingMember m;
+      line >> m.id >> m.address;
+      v.members.push_back(m);
+      v.number = 1;
+    }
+  }
+  std::uint64_t round = 0;
+  const auto run = [&](std::size_t mode, std::span<float> data) {
+    chorus::RingAttempt a;
+    a.scope = 1;
+    a.round = ++round;
+    a.view = views[mode];
+    a.op = chorus::ReduceOp::sum;
+    a.timeout = std::chrono::seconds(120);
+    const auto t0 = Clock::now();
+    const chorus::RingOutcome out = rings[mode]->run(data, a);
+    if (!out.ok()) throw UserError(fmt::format("all-reduce failed: {} {}", chorus::ring_status_name(out.status), out.detail));
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  std::string report;
+  for (std::size_t s = 0; s < plan.sizes.size(); ++s) {
+    std::vector<float> data(plan.sizes[s] / sizeof(float));
+    std::vector<bool> ok(plan.secure.size());
+    for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+      for (std::size_t k = 0; k < data.size(); ++k) data[k] = static_cast<float>(index + 1 + static_cast<int>(k % 5));
+      run(m, data);
+      ok[m] = true;
+      for (std::size_t k = 0; k < data.size() && ok[m]; ++k)
+        ok[m] = data[k] == static_cast<float>(n * (n + 1) / 2 + n * static_cast<int>(k % 5));
+    }
+    std::fill(data.begin(), data.end(), 0.0f);
+    std::vector<std::vector<double>> times(plan.secure.size());
+    for (int r = 0; r < kWarmup + plan.reps[s]; ++r)
+      for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+        const double t = run(m, data);
+        if (r >= kWarmup) times[m].push_back(t);
+      }
+    for (std::size_t m = 0; m < plan.secure.size(); ++m) {
+      report += fmt::format("{} {} {}", m, plan.sizes[s], ok[m] ? 1 : 0);
+      for (double t : times[m]) report += fmt::format(" {:.9g}", t);
+      report += "\n";
+    }
+  }
+  write_all(to_parent, report);
+  return 0;
 }
 
 std::vector<Measurement> run_chorus(const Options& o, int n, const Plan& plan, const chorus::SwarmKey& key) {
-  std::vector<pid_t> pids;
-  std::vector<int> up, down;  // child -> parent, parent -> child
-  for (int i = 0; i < n; ++i) {
-    int a[2], b[2];
-    if (::pipe(a) != 0 || ::pipe(b) != 0) throw UserError("bench allreduce: pipe failed");
-    const pid_t pid = ::fork();
-    if (pid < 0) throw UserError("bench allreduce: fork failed");
-    if (pid == 0) {
-      ::close(a[0]);
-      ::close(b[1]);
-      for (int fd : up) ::close(fd);
-      for (int fd : down) ::close(fd);
-      chorus_member(i, n, plan, key, a[1], b[0]);
-    }
-    ::close(a[1]);
-    ::close(b[0]);
-    pids.push_back(pid);
-    up.push_back(a[0]);
-    down.push_back(b[1]);
-  }
+  std::vector<ChildProcess> members;  // killed and reaped on every way out of this function
+  std::vector<int> up, down;           // child -> parent, parent -> child
+  const auto close_pipes = [&] {
+    for (int fd : up) ::close(fd);
+    for (int fd : down) ::close(fd);
+  };
   std::vector<Measurement> out;
   try {
+    for (int i = 0; i < n; ++i) {
+      int a[2], b[2];
+      if (::pipe(a) != 0) throw UserError("bench allreduce: pipe failed");
+      up.push_back(a[0]);
+      if (::pipe(b) != 0) {
+        ::close(a[1]);
+        throw UserError("bench allreduce: pipe failed");
+      }
+      down.push_back(b[1]);
+      try {
+        members.push_back(ChildProcess::forked(fmt::format("chorus bench member {}", i), [&, i] {
+          // Only its own ends: the parent sees a member's report end when that member exits.
+          close_pipes();
+          return chorus_member(i, n, plan, key, a[1], b[0]);
+        }));
+      } catch (...) {
+        ::close(a[1]);
+        ::close(b[0]);
+        throw;
+      }
+      ::close(a[1]);
+      ::close(b[0]);
+    }
     const auto start_deadline = Clock::now() + std::chrono::seconds(30);
-    std::string members;
-    for (int i = 0; i < n; ++i) members += read_line(up[i], start_deadline) + "\n";
-    for (int fd : down) write_all(fd, members);
+    std::string lines;
+    for (int i = 0; i < n; ++i) lines += read_line(up[i], start_deadline) + "\n";
+    for (int fd : down) write_all(fd, lines);
     std::uint64_t total_bytes = 0;
     for (std::size_t s = 0; s < plan.sizes.size(); ++s) total_bytes += plan.sizes[s] * (plan.reps[s] + kWarmup + 1);
     // Generous: 20 MB/s would be a hundred times slower than expected.
     const auto deadline = Clock::now() + std::chrono::seconds(60 + total_bytes * plan.secure.size() / 20'000'000);
     const std::vector<std::string> reports = read_until_closed(up, deadline);
-    reap(pids, false);
+    reap(members, false);
     // (mode, bytes) -> per-member times
     std::map<std::pair<std::size_t, std::uint64_t>, Measurement> by_key;
     for (int i = 0; i < n; ++i) {
@@ -335,13 +327,11 @@ std::vector<Measurement> run_chorus(const Options& o, int n, const Plan& plan, c
     }
     for (auto& [k, m] : by_key) out.push_back(std::move(m));
   } catch (...) {
-    reap(pids, true);
-    for (int fd : up) ::close(fd);
-    for (int fd : down) ::close(fd);
+    reap(members, true);
+    close_pipes();
     throw;
   }
-  for (int fd : up) ::close(fd);
-  for (int fd : down) ::close(fd);
+  close_pipes();
   (void)o;
   return out;
 }
@@ -365,37 +355,43 @@ std::string find_program(const std::string& given, const std::string& name) {
 
 // Runs argv (each process of `argvs`), collects their standard output.
 std::vector<std::string> run_programs(const std::vector<std::vector<std::string>>& argvs, std::chrono::seconds limit) {
-  std::vector<pid_t> pids;
+  std::vector<ChildProcess> programs;  // killed and reaped on every way out of this function
   std::vector<int> fds;
-  for (const auto& argv : argvs) {
-    int p[2];
-    if (::pipe(p) != 0) throw UserError("bench allreduce: pipe failed");
-    const pid_t pid = ::fork();
-    if (pid < 0) throw UserError("bench allreduce: fork failed");
-    if (pid == 0) {
-      ::close(p[0]);
-      ::dup2(p[1], 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execvp(args[0], args.data());
-      std::fprintf(stderr, "bench allreduce: cannot run %s\n", args[0]);
-      _exit(127);
-    }
-    ::close(p[1]);
-    pids.push_back(pid);
-    fds.push_back(p[0]);
-  }
+  const auto close_pipes = [&] {
+    for (int fd : fds) ::close(fd);
+  };
   std::vector<std::string> out;
   try {
+    for (const auto& argv : argvs) {
+      int p[2];
+      if (::pipe(p) != 0) throw UserError("bench allreduce: pipe failed");
+      fds.push_back(p[0]);
+      try {
+        programs.push_back(ChildProcess::forked("bench allreduce", [&] {
+          ::dup2(p[1], STDOUT_FILENO);
+          ::close(p[1]);
+          close_pipes();
+          std::vector<char*> args;
+          for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+          args.push_back(nullptr);
+          ::execvp(args[0], args.data());
+          std::fprintf(stderr, "bench allreduce: cannot run %s\n", args[0]);
+          return 127;
+        }));
+      } catch (...) {
+        ::close(p[1]);
+        throw;
+      }
+      ::close(p[1]);
+    }
     out = read_until_closed(fds, Clock::now() + limit);
   } catch (...) {
-    reap(pids, true);
-    for (int fd : fds) ::close(fd);
+    reap(programs, true);
+    close_pipes();
     throw;
   }
-  reap(pids, false);
-  for (int fd : fds) ::close(fd);
+  reap(programs, false);
+  close_pipes();
   return out;
 }
 
@@ -553,25 +549,23 @@ int run(const Options& o) {
   for (auto b : o.sizes) plan.reps.push_back(reps_for(o, b));
   if (o.security == "off" || o.security == "both") plan.secure.push_back(false);
   if (o.security == "on" || o.security == "both") plan.secure.push_back(true);
-  if (plan.secure.empty()) throw UserError("--security: must be off, on or both");
   plan.chunk_bytes = static_cast<std::size_t>(o.chunk_kib) * 1024;
   plan.ipc = o.ipc;
 
   std::vector<std::string> notes;
   std::string gloo, mpi;
-  const std::vector<std::string> wanted = o.baselines == "auto" ? std::vector<std::string>{"gloo", "mpi"}
-                                          : o.baselines == "none" ? std::vector<std::string>{}
-                                                                  : split(o.baselines);
-  for (const auto& b : wanted) {
-    if (b == "gloo") {
-      gloo = find_program(o.gloo_bin, "chorus-bench-gloo");
-      if (gloo.empty()) notes.push_back("Gloo baseline not built (install libgloo-dev and reconfigure)");
-    } else if (b == "mpi") {
-      mpi = find_program(o.mpi_bin, "chorus-bench-mpi");
-      if (mpi.empty()) notes.push_back("MPI baseline not built (install libopenmpi-dev and reconfigure)");
-    } else {
-      throw UserError(fmt::format("--baselines: unknown '{}' (gloo, mpi, auto or none)", b));
-    }
+  const auto named = [&](const char* b) {
+    return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end();
+  };
+  if ((named("auto") || named("none")) && o.baselines.size() > 1)
+    throw UserError("--baselines: auto and none stand alone; otherwise name gloo, mpi or both");
+  if (named("auto") || named("gloo")) {
+    gloo = find_program(o.gloo_bin, "chorus-bench-gloo");
+    if (gloo.empty()) notes.push_back("Gloo baseline not built (install libgloo-dev and reconfigure)");
+  }
+  if (named("auto") || named("mpi")) {
+    mpi = find_program(o.mpi_bin, "chorus-bench-mpi");
+    if (mpi.empty()) notes.push_back("MPI baseline not built (install libopenmpi-dev and reconfigure)");
   }
   const chorus::SwarmKey key = chorus::SwarmKey::generate();
   std::map<std::tuple<int, std::string, bool, std::uint64_t>, Measurement> pooled;
@@ -619,14 +613,25 @@ const bool registered = chorus::tools::register_bench(
     {"allreduce",
      "Ring all-reduce between N local processes (security off and on) beside Gloo and MPI over TCP",
      [](CLI::App& app) {
+       using chorus::tools::checked_by;
+       using chorus::tools::comma_list;
+       using chorus::tools::in_range;
        auto o = std::make_shared<Options>();
-       auto peers = std::make_shared<std::string>("4");
-       auto sizes = std::make_shared<std::string>("1MiB,4MiB,16MiB,64MiB");
+       auto sizes = std::make_shared<std::vector<std::string>>();
+       *sizes = {"1MiB", "4MiB", "16MiB", "64MiB"};
        app.add_flag("--json", o->json, "One JSON line per measurement");
-       app.add_option("--peers", *peers, "Processes (a comma list runs each)")->capture_default_str();
-       app.add_option("--size", *sizes, "Buffer sizes, comma-separated (B, KiB, MiB, GiB)")->capture_default_str();
-       app.add_option("--security", o->security, "off, on (swarm key, encrypted) or both")->capture_default_str();
-       app.add_option("--baselines", o->baselines, "gloo,mpi | auto (those built) | none")->capture_default_str();
+       comma_list(app.add_option("--peers", o->peers, "Processes (a comma list runs each)"))
+           ->check(in_range(1, 64))
+           ->capture_default_str();
+       comma_list(app.add_option("--size", *sizes, "Buffer sizes, comma-separated (B, KiB, MiB, GiB)"))
+           ->check(checked_by([](const std::string& size) { parse_size(size); }))
+           ->capture_default_str();
+       app.add_option("--security", o->security, "off, on (swarm key, encrypted) or both")
+           ->check(CLI::IsMember({"off", "on", "both"}))
+           ->capture_default_str();
+       comma_list(app.add_option("--baselines", o->baselines, "gloo,mpi | auto (those built) | none"))
+           ->check(CLI::IsMember({"auto", "none", "gloo", "mpi"}))
+           ->capture_default_str();
        app.add_option("--reps", o->reps, "Timed repetitions per size (0: by size)")->check(CLI::Range(0, 100000));
        app.add_option("--rounds", o->rounds, "Measure everything this many times (implementations taking turns), pooling repetitions")
            ->capture_default_str()->check(CLI::Range(1, 100));
@@ -636,20 +641,9 @@ const bool registered = chorus::tools::register_bench(
        app.add_option("--gloo", o->gloo_bin, "The Gloo baseline program (default: next to chorus)");
        app.add_option("--mpi", o->mpi_bin, "The MPI baseline program (default: next to chorus)");
        app.add_option("--mpirun", o->mpirun, "mpirun to launch the MPI baseline with")->capture_default_str();
-       return [o, peers, sizes]() -> int {
-         o->peers.clear();
-         for (const auto& p : split(*peers)) {
-           int n = 0;
-           try {
-             n = std::stoi(p);
-           } catch (...) {
-           }
-           if (n < 1 || n > 64) throw UserError(fmt::format("--peers: '{}' is not a count in 1..64", p));
-           o->peers.push_back(n);
-         }
+       return [o, sizes]() -> int {
          o->sizes.clear();
-         for (const auto& s : split(*sizes)) o->sizes.push_back(parse_size(s));
-         if (o->peers.empty() || o->sizes.empty()) throw UserError("--peers and --size need at least one value");
+         for (const auto& s : *sizes) o->sizes.push_back(parse_size(s));
          return run(*o);
        };
      }});

@@ -9,10 +9,11 @@
 #include <sstream>
 
 #include "foundations/backends/backend.h"
-#include "foundations/base/error.h"
 #include "foundations/models/model.h"
 #include "foundations/optim/optimizer.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
 
 namespace chorus::tools {
 namespace {
@@ -113,7 +114,6 @@ int run_bench_train(const BenchTrainOptions& o) {
   }
   for (const auto& m : o.models) {
     for (int b : o.batches) {
-      if (b < 1) throw UserError("--batch values must be at least 1");
       const StepTiming t = time_steps(*backend, m, b, o.optimizer, o.seconds);
       if (o.json) {
         nlohmann::json line = {{"bench", "train"},        {"backend", backend->name()},
@@ -136,17 +136,23 @@ const bool registered = register_bench(
     {"train", "Samples/s and GFLOP/s of a training step, beside a large GEMM's GFLOP/s",
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<BenchTrainOptions>();
-       app.add_option("--model", o->models, "Models to measure (mlp, cnn)")
-           ->delimiter(',')
+       comma_list(app.add_option("--model", o->models, "Models to measure (mlp, cnn)"))
+           ->check(CLI::IsMember({"mlp", "cnn"}))
            ->capture_default_str();
-       app.add_option("--batch", o->batches, "Batch sizes, comma separated")
-           ->delimiter(',')
+       comma_list(app.add_option("--batch", o->batches, "Batch sizes, comma separated"))
+           ->check(at_least(1))
            ->capture_default_str();
-       app.add_option("--backend", o->backend, "cpu, cuda or auto")->capture_default_str();
+       app.add_option("--backend", o->backend, "cpu, cuda or auto")
+           ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
+           ->capture_default_str();
        app.add_option("--optimizer", o->optimizer, "Optimizer in the timed step")
+           ->check(CLI::IsMember(Optimizer::names()))
            ->capture_default_str();
-       app.add_option("--seconds", o->seconds, "Time spent per measurement")->capture_default_str();
+       app.add_option("--seconds", o->seconds, "Time spent per measurement")
+           ->check(in_range(0.0, 3600.0, Ends::open_low))
+           ->capture_default_str();
        app.add_option("--gemm-size", o->gemm_size, "Size n of the reference n x n x n GEMM")
+           ->check(in_range(1, 16384))
            ->capture_default_str();
        app.add_flag("--json", o->json, "One JSON line per measurement instead of a table");
        return [o] { return run_bench_train(*o); };

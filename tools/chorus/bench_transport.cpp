@@ -20,7 +20,6 @@
 // ones ran at 2.6-3.5 either way). --sweep 0 measures back-to-back sends.
 #include <fmt/core.h>
 #include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,11 +27,11 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,10 +47,16 @@
 #include "foundations/wire/byte_reader.h"
 #include "foundations/wire/byte_writer.h"
 #include "foundations/wire/message_types.h"
+#include "tools/chorus/child_process.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
+#include "tools/chorus/statistics.h"
 
 namespace {
 
+using chorus::tools::median;
+using chorus::tools::percentile;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
@@ -100,15 +105,6 @@ class CacheSweep {
 int reps_for(const Options& o, int mib) {
   if (o.reps > 0) return o.reps;
   return mib <= 1 ? 400 : mib <= 4 ? 200 : mib <= 16 ? 100 : 25;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
 }
 
 // --- server side (child process) -------------------------------------------------------------
@@ -185,23 +181,24 @@ void serve_chorus(int ready_fd, chorus::TransportConfig config) {
   }
 }
 
-// Forks a server; returns its pid and the address it bound.
-std::pair<pid_t, std::string> start_server(const std::string& mode, const chorus::TransportConfig& config) {
+// Forks a server; returns it and the address it bound.
+std::pair<chorus::tools::ChildProcess, std::string> start_server(const std::string& mode,
+                                                                 const chorus::TransportConfig& config) {
   int fds[2];
   if (::pipe(fds) != 0) throw chorus::UserError("bench transport: pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw chorus::UserError("bench transport: fork failed");
-  if (pid == 0) {
-    ::close(fds[0]);
-    try {
+  chorus::tools::ChildProcess server;
+  try {
+    server = chorus::tools::ChildProcess::forked("bench transport server", [&] {
+      ::close(fds[0]);
       if (mode.starts_with("raw")) serve_raw(fds[1]);
       else serve_chorus(fds[1], config);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench server: %s\n", e.what());
-      _exit(1);
-    }
-    ::sleep(1);  // let the last reply leave before the process (and its I/O thread) ends
-    _exit(0);
+      ::sleep(1);  // let the last reply leave before the process (and its I/O thread) ends
+      return 0;
+    });
+  } catch (...) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw;
   }
   ::close(fds[1]);
   pollfd p{fds[0], POLLIN, 0};
@@ -213,21 +210,8 @@ std::pair<pid_t, std::string> start_server(const std::string& mode, const chorus
   }
   ::close(fds[0]);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  if (line.empty()) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    throw chorus::UserError("bench transport: the server process did not start");
-  }
-  return {pid, line};
-}
-
-void stop_server(pid_t pid) {
-  for (int i = 0; i < 50; ++i) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(100ms);
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
+  if (line.empty()) throw chorus::UserError("bench transport: the server process did not start");
+  return {std::move(server), line};
 }
 
 // --- client side -------------------------------------------------------------------------------
@@ -326,28 +310,10 @@ class ChorusClient final : public Client {
   std::uint64_t step_ = 0;
 };
 
-std::vector<int> parse_sizes(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    int v = 0;
-    try {
-      v = std::stoi(item);
-    } catch (...) {
-      v = 0;
-    }
-    if (v <= 0 || v > 256) throw chorus::UserError(fmt::format("--sizes: '{}' is not a size in MiB (1..256)", item));
-    out.push_back(v);
-  }
-  return out;
-}
-
 int run(const Options& o) {
   std::optional<chorus::wire::Cipher> cipher;
   if (o.cipher == "aes256gcm") cipher = chorus::wire::Cipher::kAes256Gcm;
   else if (o.cipher == "xchacha20poly1305") cipher = chorus::wire::Cipher::kXChaCha20Poly1305;
-  else if (!o.cipher.empty()) throw chorus::UserError("--cipher: must be aes256gcm or xchacha20poly1305");
   const chorus::wire::Cipher used = cipher.value_or(chorus::FrameCipher::best_available());
   if (!chorus::FrameCipher::available(used)) throw chorus::UserError("--cipher: not available on this CPU");
   // Which AES-256-GCM code the servers and the client run (they are this same program): OpenSSL's
@@ -365,19 +331,10 @@ int run(const Options& o) {
   // settings take turns, --block transfers at a time, so that load from elsewhere on the machine
   // falls on all of them alike.
   const std::size_t chunk_bytes = static_cast<std::size_t>(o.chunk_kib) * 1024;
-  std::vector<std::pair<pid_t, std::string>> servers;
+  // Servers still running when this function leaves (by an exception too) are killed.
+  std::vector<std::pair<chorus::tools::ChildProcess, std::string>> servers;
   std::vector<chorus::TransportConfig> configs;
-  const auto kill_all = [&] {
-    for (auto& [pid, addr] : servers) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  };
   for (const auto& mode : o.modes) {
-    if (mode != "raw" && mode != "raw-whole" && mode != "off" && mode != "auth" && mode != "encrypt") {
-      kill_all();
-      throw chorus::UserError(fmt::format("--modes: unknown mode '{}' (raw, raw-whole, off, auth, encrypt)", mode));
-    }
     chorus::TransportConfig config;
     config.chunk_bytes = chunk_bytes;
     config.max_payload_bytes = std::max<std::uint64_t>(64ull << 20, config.chunk_bytes);
@@ -387,15 +344,10 @@ int run(const Options& o) {
       config.encrypt = mode == "encrypt";
     }
     configs.push_back(config);
-    try {
-      servers.push_back(start_server(mode, config));
-    } catch (...) {
-      kill_all();
-      throw;
-    }
+    servers.push_back(start_server(mode, config));
   }
   std::vector<Measurement> results(o.modes.size());
-  try {
+  {
     std::vector<std::unique_ptr<Client>> clients;
     for (std::size_t i = 0; i < o.modes.size(); ++i) {
       results[i].mode = o.modes[i];
@@ -433,11 +385,9 @@ int run(const Options& o) {
       }
     }
     for (auto& c : clients) c->quit();
-  } catch (...) {
-    kill_all();
-    throw;
   }
-  for (auto& [pid, addr] : servers) stop_server(pid);
+  for (auto& [server, address] : servers) server.wait_for(std::chrono::seconds(5));
+  servers.clear();  // any that did not quit are killed
 
   const Measurement* raw = nullptr;
   for (const auto& r : results)
@@ -497,12 +447,16 @@ int run(const Options& o) {
 const bool registered = chorus::tools::register_bench(
     {"transport", "Transport latency and throughput on loopback: security off / auth / encrypted vs raw ZeroMQ",
      [](CLI::App& app) {
+       using chorus::tools::comma_list;
+       using chorus::tools::in_range;
        auto o = std::make_shared<Options>();
-       auto sizes = std::make_shared<std::string>("1,4,16,64");
-       auto modes = std::make_shared<std::string>("raw,raw-whole,off,auth,encrypt");
        app.add_flag("--json", o->json, "One JSON line per measurement");
-       app.add_option("--sizes", *sizes, "Payload sizes in MiB, comma-separated")->capture_default_str();
-       app.add_option("--modes", *modes, "Which of raw,raw-whole,off,auth,encrypt to run")->capture_default_str();
+       comma_list(app.add_option("--sizes", o->sizes_mib, "Payload sizes in MiB, comma-separated"))
+           ->check(in_range(1, 256))
+           ->capture_default_str();
+       comma_list(app.add_option("--modes", o->modes, "Which of raw,raw-whole,off,auth,encrypt to run"))
+           ->check(CLI::IsMember({"raw", "raw-whole", "off", "auth", "encrypt"}))
+           ->capture_default_str();
        app.add_option("--chunk-kib", o->chunk_kib, "Parameter chunk size in KiB")->capture_default_str()
            ->check(CLI::Range(4, 65536));
        app.add_option("--round-trips", o->round_trips, "Small-message round trips for latency")
@@ -515,16 +469,9 @@ const bool registered = chorus::tools::register_bench(
                       "MiB of other memory the sender writes before each transfer, as a training step would "
                       "(0: back-to-back sends from a cache-hot buffer)")
            ->capture_default_str()->check(CLI::Range(0, 4096));
-       app.add_option("--cipher", o->cipher, "aes256gcm or xchacha20poly1305 (default: the best this CPU runs)");
-       return [o, sizes, modes]() -> int {
-         o->sizes_mib = parse_sizes(*sizes);
-         o->modes.clear();
-         std::stringstream in(*modes);
-         std::string m;
-         while (std::getline(in, m, ',')) o->modes.push_back(m);
-         if (o->modes.empty()) throw chorus::UserError("--modes: give at least one mode");
-         return run(*o);
-       };
+       app.add_option("--cipher", o->cipher, "aes256gcm or xchacha20poly1305 (default: the best this CPU runs)")
+           ->check(CLI::IsMember({"aes256gcm", "xchacha20poly1305"}));
+       return [o]() -> int { return run(*o); };
      }});
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tools/chorus/child_process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -8,21 +9,58 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "foundations/base/error.h"
 
 namespace chorus::tools {
 
+namespace {
+
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// Forks; the child takes SIGTERM when this process dies and exits with what `in_child`
+// returns (1 when it throws). Returns the child's pid to the parent. `what` names the process
+// in errors.
+pid_t fork_child(const std::string& what, const std::function<int()>& in_child) {
+  std::fflush(nullptr);  // what the tool has buffered is written once, not once more by the child
+  const pid_t parent = getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) throw UserError(fmt::format("cannot start {} (fork failed: {})", what, std::strerror(errno)));
+  if (pid > 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);     // a tool killed outright takes its children along
+  if (getppid() != parent) _exit(127);  // the tool is already gone
+  int code = 1;
+  try {
+    code = in_child();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", what.c_str(), e.what());
+  } catch (...) {
+  }
+  std::fflush(nullptr);
+  _exit(code);
+}
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+void stdin_from_dev_null() {
+  const int null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) dup2(null, STDIN_FILENO);
+}
+
+}  // namespace
+
 ChildProcess::ChildProcess(const std::vector<std::string>& argv_s, const std::string& output_path) {
   if (argv_s.empty()) throw UserError("cannot start a process without a command");
-  std::vector<char*> argv;
-  for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) throw UserError("cannot start " + argv_s[0] + " (fork failed)");
-  if (pid == 0) {
+  std::vector<char*> argv = c_argv(argv_s);
+  pid_ = fork_child(argv_s[0], [&] {
     const int fd = output_path.empty() ? ::open("/dev/null", O_WRONLY)
                                        : ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
@@ -30,11 +68,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv_s, const std::st
       dup2(fd, STDERR_FILENO);
       ::close(fd);
     }
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) dup2(null, STDIN_FILENO);
+    stdin_from_dev_null();
     setpgid(0, 0);  // Ctrl-C reaches the tool, which stops its children in order
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // and a tool killed outright takes them along
-    if (getppid() != parent) _exit(127);  // the tool is already gone
     // Children start with default signal dispositions and an empty mask.
     struct sigaction sa {};
     sa.sa_handler = SIG_DFL;
@@ -44,9 +79,14 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv_s, const std::st
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  pid_ = pid;
+    return 127;
+  });
+}
+
+ChildProcess ChildProcess::forked(const std::string& name, const std::function<int()>& body) {
+  ChildProcess child;
+  child.pid_ = fork_child(name, body);
+  return child;
 }
 
 ChildProcess::~ChildProcess() { kill_and_reap(); }
@@ -71,7 +111,7 @@ bool ChildProcess::running() {
   int status = 0;
   const pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    exit_code_ = exit_code_of(status);
     pid_ = -1;
     return false;
   }
@@ -84,6 +124,17 @@ bool ChildProcess::running() {
 
 void ChildProcess::signal(int sig) const {
   if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int ChildProcess::wait() {
+  if (pid_ <= 0) return exit_code_;
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (r == pid_) exit_code_ = exit_code_of(status);
+  pid_ = -1;
+  return exit_code_;
 }
 
 bool ChildProcess::wait_for(std::chrono::milliseconds timeout) {
@@ -106,8 +157,7 @@ void ChildProcess::kill_and_reap() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   int status = 0;
-  if (waitpid(pid_, &status, 0) == pid_)
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (waitpid(pid_, &status, 0) == pid_) exit_code_ = exit_code_of(status);
   pid_ = -1;
 }
 
@@ -116,24 +166,22 @@ CommandOutput capture_command(const std::vector<std::string>& argv_s) {
   if (argv_s.empty()) return r;
   int fds[2];
   if (pipe(fds) != 0) return r;
-  std::vector<char*> argv;
-  for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) {
+  std::vector<char*> argv = c_argv(argv_s);
+  pid_t pid = -1;
+  try {
+    pid = fork_child(argv_s[0], [&] {
+      dup2(fds[1], STDOUT_FILENO);
+      dup2(fds[1], STDERR_FILENO);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      stdin_from_dev_null();
+      execvp(argv[0], argv.data());
+      return 127;
+    });
+  } catch (const UserError&) {
     ::close(fds[0]);
     ::close(fds[1]);
     return r;
-  }
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) dup2(null, STDIN_FILENO);
-    execvp(argv[0], argv.data());
-    _exit(127);
   }
   ::close(fds[1]);
   char buf[4096];
@@ -146,7 +194,7 @@ CommandOutput capture_command(const std::vector<std::string>& argv_s) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.exit_code = exit_code_of(status);
   return r;
 }
 

@@ -1,15 +1,17 @@
 #pragma once
 // ChildProcess: one process started by a chorus tool (a peer of a local swarm, a network
-// relay), with its stdout and stderr in a file, in its own process group so that a Ctrl-C
-// at the terminal reaches only the tool, which then stops its children in order. A child
-// gets SIGTERM when the tool dies (also by SIGKILL), so none is left behind.
+// relay, a benchmark's server), with its stdout and stderr in a file, in its own process
+// group so that a Ctrl-C at the terminal reaches only the tool, which then stops its children
+// in order; or a forked copy of the tool running one function (forked()). A child gets
+// SIGTERM when the tool dies (also by SIGKILL), so none is left behind.
 //
 // The destructor kills (SIGKILL) and reaps a child that is still running, so no child
-// outlives the object, also on an exception. Not thread-safe; signals and waits never block
-// except wait_for(), which polls for at most its timeout.
+// outlives the object, also on an exception. Not thread-safe; signals never block, wait()
+// blocks until the child exits, wait_for() polls for at most its timeout.
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,14 @@ class ChildProcess {
   // stderr) goes to `output_path`, truncated, or is discarded when it is empty. Throws
   // UserError when the process cannot be created; an exec failure shows as exit code 127.
   ChildProcess(const std::vector<std::string>& argv, const std::string& output_path);
+  // Runs `body` in a forked copy of this process, which then exits with body's return value
+  // (1 when it throws, after writing "NAME: the exception's message" to stderr). The child shares the tool's
+  // standard streams, process group and signal dispositions, and holds every descriptor the
+  // tool had open (body closes those it must not hold, e.g. other children's pipe ends). Fork
+  // before this process starts threads (a ZeroMQ context, …): the child has only the calling
+  // thread, and a lock another thread held stays locked there. Throws UserError when the
+  // process cannot be created.
+  static ChildProcess forked(const std::string& name, const std::function<int()>& body);
   ~ChildProcess();
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;
@@ -35,6 +45,8 @@ class ChildProcess {
   // Exit status once reaped: the exit code, or 128 + signal number; -1 while running.
   int exit_code() const { return exit_code_; }
   void signal(int sig) const;
+  // Blocks until the process exits; returns exit_code() (-1 when there was none to wait for).
+  int wait();
   // Polls until the process exits or `timeout` passes; returns running() == false.
   bool wait_for(std::chrono::milliseconds timeout);
   // SIGTERM, then SIGKILL when it has not exited within `grace`; reaps it.

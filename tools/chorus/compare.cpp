@@ -2,12 +2,13 @@
 // strategy (and repeat) it runs a local swarm with the same peers, seed, data shards, model,
 // per-peer batch, learning-rate schedule, network and faults, collects every peer's JSON
 // log and final checkpoint, and writes summary.md, summary.csv and the plots into --out
-// (compare_report.h). A strategy this chorus does not have is reported as unavailable and
-// the comparison goes on. With --net lan|wan|FILE every peer runs in its own network
-// namespace behind an emulated link (compare_network.h).
+// (compare_report.h). Every option, and every peer's argument list under every strategy
+// (check_peer_arguments, peer_options.h), is checked before the first file is written or
+// the first process started: a strategy this chorus does not have is an error up front. With
+// --net lan|wan|FILE every peer runs in its own network namespace behind an emulated link
+// (compare_network.h).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -19,13 +20,17 @@
 
 #include "chorus_config.h"
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
+#include "foundations/data/dataset.h"
 #include "foundations/models/model.h"
 #include "peers/exchange/strategy_registry.h"
 #include "tools/chorus/command.h"
 #include "tools/chorus/compare_metrics.h"
 #include "tools/chorus/compare_network.h"
 #include "tools/chorus/compare_report.h"
+#include "tools/chorus/list_option.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
@@ -34,16 +39,16 @@ namespace {
 namespace fs = std::filesystem;
 
 // Every registered strategy that exchanges anything (all but `local`), in the registry's order.
-std::string default_strategies() {
-  std::string out;
+std::vector<std::string> default_strategies() {
+  std::vector<std::string> out;
   for (const StrategyRecord& r : strategy_registry().records())
-    if (r.exchanges) out += (out.empty() ? "" : ",") + r.name;
+    if (r.exchanges) out.push_back(r.name);
   return out;
 }
 
 struct CompareOptions {
   int peers = 4;
-  std::string strategies = default_strategies();
+  std::vector<std::string> strategies = default_strategies();
   std::string model = "mlp";
   int epochs = 2;
   int batch = 64;
@@ -65,20 +70,6 @@ struct CompareOptions {
   bool target_given = false;
   std::vector<std::string> peer_args;  // passed through to every peer
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::string rest = text;
-  while (!rest.empty()) {
-    const auto comma = rest.find(',');
-    std::string item = rest.substr(0, comma);
-    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (!item.empty()) items.push_back(item);
-    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-  }
-  return items;
-}
 
 // One entry of --strategies: a strategy name with optional peer options, e.g. kavg/k=8 or
 // hier/k1=4/k2=16/groups=size:2 (→ --strategy hier --k1 4 --k2 16 --groups size:2) or
@@ -119,21 +110,6 @@ StrategySpec parse_strategy_spec(const std::string& text) {
     if (eq != std::string::npos) spec.args.push_back(parts[i].substr(eq + 1));
   }
   return spec;
-}
-
-// Training samples in the data set, from the label file's IDX header (60000 for
-// Fashion-MNIST when the file cannot be read: the peers will report the real problem).
-std::int64_t training_samples(const std::string& data_dir) {
-  for (const char* name : {"train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte"}) {
-    gzFile f = gzopen((data_dir + "/" + name).c_str(), "rb");
-    if (!f) continue;
-    unsigned char header[8];
-    const int got = gzread(f, header, sizeof header);
-    gzclose(f);
-    if (got == 8 && header[2] == 0x08 && header[3] == 1)
-      return (std::int64_t{header[4]} << 24) | (header[5] << 16) | (header[6] << 8) | header[7];
-  }
-  return 60000;
 }
 
 std::string command_line() {
@@ -197,12 +173,9 @@ RunResult collect(const std::string& strategy, int repeat, const SwarmRunner& ru
     for (const auto& p : runner.peers()) {
       if (!p.started || p.exit_code == 0 || p.killed_by_fault) continue;
       const std::string error = first_error(p.out_path);
-      const bool unknown = error.find("unknown strategy") != std::string::npos;
-      if (unknown) r.status = "unavailable";
-      // The peer that explains it best: one that printed an error, an unknown strategy first.
-      if (r.reason.empty() || unknown || (!error.empty() && r.reason.find(':') == std::string::npos))
+      // The peer that explains it best: the first that printed an error.
+      if (r.reason.empty() || (!error.empty() && r.reason.find(':') == std::string::npos))
         r.reason = fmt::format("peer {} exit {}{}{}", p.index, p.exit_code, error.empty() ? "" : ": ", error);
-      if (unknown) break;
     }
   }
   return r;
@@ -297,14 +270,34 @@ int report_only(const CompareOptions& o) {
   return report(o.out, setup, strategies, results);
 }
 
+// The swarm that runs `spec` once, its files under run_dir.
+SwarmPlan plan_for(const std::string& run_dir, const StrategySpec& spec, const std::vector<std::string>& peer_args,
+                   const CompareOptions& o, const std::vector<PeerSlot>& slots, const std::string& key_path,
+                   const NetProfile& profile, const std::vector<Fault>& faults, double stall_timeout) {
+  SwarmPlan plan;
+  plan.dir = run_dir;
+  plan.peers = o.peers;
+  plan.slots = slots;
+  plan.key_path = key_path;
+  plan.membership = profile.membership_preset();
+  plan.stagger_s = o.stagger_s;
+  plan.peer_args = {"--strategy", spec.name};
+  plan.peer_args.insert(plan.peer_args.end(), spec.args.begin(), spec.args.end());
+  plan.peer_args.insert(plan.peer_args.end(), peer_args.begin(), peer_args.end());
+  plan.faults = faults;
+  plan.timeout_s = o.run_timeout_s;
+  plan.stall_timeout_s = stall_timeout;
+  return plan;
+}
+
 int run_compare(CompareOptions& o) {
   if (o.report_only) return report_only(o);
-  std::vector<std::string> strategies;
+  // Everything is checked before the first file is written or process started.
+  const std::vector<std::string>& strategies = o.strategies;
   std::map<std::string, StrategySpec> specs;
-  for (const auto& text : split_list(o.strategies)) {
+  for (const auto& text : strategies) {
     if (specs.count(text)) throw UserError(fmt::format("--strategies: '{}' is named twice", text));
     specs[text] = parse_strategy_spec(text);
-    strategies.push_back(text);
     // Options compare sets for every peer stay the same for every strategy.
     const auto& args = specs[text].args;
     for (const auto& a : args)
@@ -321,14 +314,6 @@ int run_compare(CompareOptions& o) {
     if (!file_names.insert(file_safe(label)).second)
       throw UserError(fmt::format("--strategies: '{}' and another entry would share the file name '{}'", label,
                                   file_safe(label)));
-  if (o.peers < 1 || o.peers > 64) throw UserError("--peers must be between 1 and 64");
-  if (o.epochs < 1) throw UserError("--epochs must be at least 1");
-  if (o.batch < 1) throw UserError("--batch must be at least 1");
-  if (o.repeat < 1 || o.repeat > 100) throw UserError("--repeat must be between 1 and 100");
-  if (!(o.target_acc > 0 && o.target_acc <= 1)) throw UserError("--target-acc must lie in (0, 1]");
-  if (o.eval_every < 0 || o.max_steps < 0) throw UserError("--eval-every and --max-steps must not be negative");
-  if (!(o.run_timeout_s > 0)) throw UserError("--run-timeout must be positive");
-  if (!(o.stall_timeout_s >= 0)) throw UserError("--stall-timeout must not be negative");
   for (const auto& a : o.peer_args)
     for (const char* own : {"--strategy", "--listen", "--seeds", "--key", "--checkpoint", "--log", "--membership",
                             "--min-peers", "--slowdown"})
@@ -346,15 +331,11 @@ int run_compare(CompareOptions& o) {
       throw UserError(fmt::format("--fault {}: there is no peer {} (peers are 0..{})", f.text, f.peer,
                                   o.peers + joins - 1));
   const NetProfile profile = net_profile(o.net);
+  if (!profile.loopback()) EmulatedNetwork::check_possible(profile, o.peers + joins, o.emulation);
+  const std::int64_t per_peer = static_cast<std::int64_t>(idx_split_size(o.data_dir, Split::train)) / o.peers;
 
   const std::string dir = o.out.empty() ? default_run_dir("compare") : o.out;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw UserError(dir + ": cannot create the output directory: " + ec.message());
-  const std::string key_path = dir + "/swarm.key";
-  if (!fs::exists(key_path)) SwarmKey::generate().save(key_path);
-
-  const std::int64_t per_peer = training_samples(o.data_dir) / o.peers;
+  const std::string key_path = dir + "/swarm.key";  // one key for every run, made by the first
   std::int64_t total_steps = o.epochs * ((per_peer + o.batch - 1) / o.batch);
   if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
   const std::int64_t eval_every = o.eval_every > 0 ? o.eval_every : std::max<std::int64_t>(5, total_steps / 12);
@@ -364,7 +345,28 @@ int run_compare(CompareOptions& o) {
   for (const auto& f : faults)
     if (f.kind == Fault::Kind::stop && stall_timeout > 0) stall_timeout = std::max(stall_timeout, f.duration_s + 60);
 
-  InterruptCounter interrupts;
+  std::vector<std::string> peer_args = {"--model", o.model, "--epochs", std::to_string(o.epochs), "--batch",
+                                        std::to_string(o.batch), "--seed", std::to_string(o.seed), "--eval-every",
+                                        std::to_string(eval_every), "--data", o.data_dir};
+  if (o.lr > 0) peer_args.insert(peer_args.end(), {"--lr", fmt::format("{}", o.lr)});
+  if (o.max_steps > 0) peer_args.insert(peer_args.end(), {"--max-steps", std::to_string(o.max_steps)});
+  peer_args.insert(peer_args.end(), o.peer_args.begin(), o.peer_args.end());
+
+  const auto run_dir_of = [&](const std::string& strategy, int rep) {
+    return fmt::format("{}/runs/{}/r{}", dir, file_safe(strategy), rep);
+  };
+  const std::vector<PeerSlot> planned =
+      profile.loopback() ? std::vector<PeerSlot>{} : EmulatedNetwork::planned_slots(o.peers + joins);
+  // Every peer of every strategy, as it will be started: one bad option fails here, once.
+  for (const auto& strategy : strategies)
+    SwarmRunner::check(plan_for(run_dir_of(strategy, 1), specs.at(strategy), peer_args, o, planned, key_path,
+                                profile, faults, stall_timeout));
+
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw UserError(dir + ": cannot create the output directory: " + ec.message());
+
+  const StopSignals stop_signals({.hangup = true, .exit_on_second = false});
   std::unique_ptr<EmulatedNetwork> network;
   std::string mechanism = "loopback: peers on 127.0.0.1 in this network namespace, no emulation";
   if (!profile.loopback()) {
@@ -373,13 +375,6 @@ int run_compare(CompareOptions& o) {
     mechanism = network->mechanism();
     fmt::print(stderr, "network: {}\n", mechanism);
   }
-
-  std::vector<std::string> peer_args = {"--model", o.model, "--epochs", std::to_string(o.epochs), "--batch",
-                                        std::to_string(o.batch), "--seed", std::to_string(o.seed), "--eval-every",
-                                        std::to_string(eval_every), "--data", o.data_dir};
-  if (o.lr > 0) peer_args.insert(peer_args.end(), {"--lr", fmt::format("{}", o.lr)});
-  if (o.max_steps > 0) peer_args.insert(peer_args.end(), {"--max-steps", std::to_string(o.max_steps)});
-  peer_args.insert(peer_args.end(), o.peer_args.begin(), o.peer_args.end());
 
   CompareSetup setup;
   setup.command = command_line();
@@ -402,7 +397,6 @@ int run_compare(CompareOptions& o) {
   fmt::print(stderr, "comparing {} strateg{} on {} peers ({} × {}), output in {}\n", strategies.size(),
              strategies.size() == 1 ? "y" : "ies", o.peers, o.model, o.epochs, dir);
   std::map<std::string, std::vector<RunResult>> results;
-  std::set<std::string> unavailable;
   LiveDisplay display;
   bool interrupted = false;
   const int total_runs = static_cast<int>(strategies.size()) * o.repeat;
@@ -411,7 +405,6 @@ int run_compare(CompareOptions& o) {
     for (const auto& strategy : strategies) {
       ++run_number;
       if (interrupted) break;
-      if (unavailable.count(strategy)) continue;  // known after its first run
       if (network && !network->relays_alive()) {
         RunResult r;
         r.strategy = strategy;
@@ -421,36 +414,16 @@ int run_compare(CompareOptions& o) {
         results[strategy].push_back(r);
         continue;
       }
-      const std::string run_dir = fmt::format("{}/runs/{}/r{}", dir, file_safe(strategy), rep);
+      const std::string run_dir = run_dir_of(strategy, rep);
       fs::remove_all(run_dir, ec);
-      SwarmPlan plan;
-      plan.dir = run_dir;
-      plan.peers = o.peers;
-      if (network) plan.slots = network->slots();
-      plan.key_path = key_path;
-      plan.membership = profile.membership_preset();
-      plan.stagger_s = o.stagger_s;
-      plan.peer_args = peer_args;
-      const StrategySpec& spec = specs.at(strategy);
-      plan.peer_args.insert(plan.peer_args.begin(), spec.args.begin(), spec.args.end());
-      plan.peer_args.insert(plan.peer_args.begin(), {"--strategy", spec.name});
-      plan.faults = faults;
-      plan.timeout_s = o.run_timeout_s;
-      plan.stall_timeout_s = stall_timeout;
-      SwarmRunner runner(plan);
+      SwarmRunner runner(plan_for(run_dir, specs.at(strategy), peer_args, o,
+                                  network ? network->slots() : std::vector<PeerSlot>{}, key_path, profile, faults,
+                                  stall_timeout));
       runner.start();
       std::size_t faults_shown = 0;
-      bool missing_strategy = false;
       std::string last_plain;
       for (;;) {
         const bool running = runner.poll();
-        // A peer that does not know the strategy: the others will not either; stop at once.
-        for (const auto& p : runner.peers())
-          if (!missing_strategy && p.exit_code == 2 && !p.killed_by_fault &&
-              first_error(p.out_path).find("unknown strategy") != std::string::npos) {
-            missing_strategy = true;
-            runner.kill_all();
-          }
         for (; faults_shown < runner.fault_log().size(); ++faults_shown)
           display.note(fmt::format("  {} fault: {}", strategy, runner.fault_log()[faults_shown]));
         const std::string head =
@@ -465,10 +438,9 @@ int run_compare(CompareOptions& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
       }
       display.flush(last_plain);
-      interrupted = InterruptCounter::count() > 0;
+      interrupted = StopSignals::requested();
       RunResult r = collect(strategy, rep, runner, interrupted);
       write_run_record(run_dir, r);
-      if (r.status == "unavailable") unavailable.insert(strategy);
       double acc = 0;
       int n = 0;
       for (const auto& p : r.peers)
@@ -492,40 +464,53 @@ const bool registered = register_command(
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<CompareOptions>();
        app.allow_extras();
-       app.add_option("--peers", o->peers, "Peers in each swarm")->capture_default_str();
-       app.add_option("--strategies", o->strategies,
-                      "Comma-separated strategies to compare; NAME/OPTION=VALUE/… gives one its own options "
-                      "(kavg/k=1,kavg/k=8, elastic-gossip/overlap=2, allreduce/dynamic-weights)")
+       app.add_option("--peers", o->peers, "Peers in each swarm")->check(CLI::Range(1, 64))->capture_default_str();
+       comma_list(app.add_option("--strategies", o->strategies,
+                                 "Comma-separated strategies to compare; NAME/OPTION=VALUE/… gives one its own "
+                                 "options (kavg/k=1,kavg/k=8, elastic-gossip/overlap=2, allreduce/dynamic-weights)"))
            ->capture_default_str();
        app.add_option("--model", o->model, "Model to train: " + fmt::format("{}", fmt::join(Model::names(), " or ")))
            ->check(CLI::IsMember(Model::names()))
            ->capture_default_str();
-       app.add_option("--epochs", o->epochs, "Epochs over each peer's shard")->capture_default_str();
-       app.add_option("--batch", o->batch, "Samples per step per peer (total batch: peers × batch)")
+       app.add_option("--epochs", o->epochs, "Epochs over each peer's shard")
+           ->check(at_least(1))
            ->capture_default_str();
-       app.add_option("--lr", o->lr, "Peak learning rate for every strategy (default: the optimizer's)");
+       app.add_option("--batch", o->batch, "Samples per step per peer (total batch: peers × batch)")
+           ->check(at_least(1))
+           ->capture_default_str();
+       app.add_option("--lr", o->lr, "Peak learning rate for every strategy (default: the optimizer's)")
+           ->check(at_least(0.0f));
        app.add_option("--seed", o->seed, "Seed of initialisation, sharding and shuffling")->capture_default_str();
        app.add_option("--target-acc", o->target_acc, "Test accuracy whose wall time is reported")
+           ->check(in_range(0.0, 1.0, Ends::open_low))
            ->capture_default_str();
-       app.add_option("--repeat", o->repeat, "Runs per strategy (spread over repeats)")->capture_default_str();
+       app.add_option("--repeat", o->repeat, "Runs per strategy (spread over repeats)")
+           ->check(CLI::Range(1, 100))
+           ->capture_default_str();
        app.add_option("--out", o->out, "Output directory (default: a new one under runs/)");
        app.add_option("--net", o->net,
                       "loopback, lan (0.2 ms, 1 Gbit/s), wan (40 ms ± 10 ms, 100 Mbit/s, 0.1% loss), or a "
                       "profile file (delay_ms, jitter_ms, loss, rate_mbit); lan/wan/FILE need root")
            ->capture_default_str();
        app.add_option("--emulation", o->emulation, "Delay/loss mechanism for --net: auto, netem or relay")
+           ->check(CLI::IsMember({"auto", "netem", "relay"}))
            ->capture_default_str();
        app.add_option("--fault", o->faults,
                       "Fault applied to every strategy (repeatable): kill:PEER@SECONDS, "
                       "stop:PEER@SECONDS+DURATION, join@SECONDS, slow:PEER:FACTOR");
-       app.add_option("--eval-every", o->eval_every, "Steps between test evaluations (default: ~12 per run)");
-       app.add_option("--max-steps", o->max_steps, "Stop each peer after this many steps (shortened runs)");
+       app.add_option("--eval-every", o->eval_every, "Steps between test evaluations (default: ~12 per run)")
+           ->check(at_least(std::int64_t{0}));
+       app.add_option("--max-steps", o->max_steps, "Stop each peer after this many steps (shortened runs)")
+           ->check(at_least(std::int64_t{0}));
        app.add_option("--run-timeout", o->run_timeout_s, "Longest one swarm may run, seconds")
+           ->check(in_range(0.0, 1e9, Ends::open_low))
            ->capture_default_str();
        app.add_option("--stall-timeout", o->stall_timeout_s,
                       "Stop a swarm in which no peer has taken a step for this long, seconds (0: never)")
+           ->check(at_least(0.0))
            ->capture_default_str();
        app.add_option("--stagger", o->stagger_s, "Seconds the first peer gets before the others start")
+           ->check(at_least(0.0))
            ->capture_default_str();
        app.add_option("--data", o->data_dir, "Fashion-MNIST directory")->capture_default_str();
        app.add_flag("--report-only", o->report_only,

@@ -143,8 +143,8 @@ NetProfile net_profile(const std::string& spec) {
 }
 
 std::string EmulatedNetwork::namespace_prefix() { return fmt::format("chorus-{}-", getpid()); }
-std::string EmulatedNetwork::bridge_ns() const { return namespace_prefix() + "br"; }
-std::string EmulatedNetwork::ns(int k) const { return fmt::format("{}p{}", namespace_prefix(), k); }
+std::string EmulatedNetwork::bridge_ns() { return namespace_prefix() + "br"; }
+std::string EmulatedNetwork::ns(int k) { return fmt::format("{}p{}", namespace_prefix(), k); }
 
 int EmulatedNetwork::remove_stale() {
   const CommandResult list = run({"ip", "netns", "list"});
@@ -175,6 +175,17 @@ int EmulatedNetwork::remove_stale() {
 EmulatedNetwork::EmulatedNetwork(const NetProfile& profile, int slots, const std::string& emulation,
                                  const std::string& work_dir)
     : profile_(profile), slots_(slots), work_dir_(work_dir) {
+  check_possible(profile, slots, emulation);
+  remove_stale();
+  try {
+    setup(emulation);
+  } catch (...) {
+    teardown();
+    throw;
+  }
+}
+
+void EmulatedNetwork::check_possible(const NetProfile& profile, int slots, const std::string& emulation) {
   if (emulation != "auto" && emulation != "netem" && emulation != "relay")
     throw UserError(fmt::format("--emulation {}: choose auto, netem or relay", emulation));
   if (slots < 1 || slots > 200) throw UserError("the emulated network holds 1 to 200 peers");
@@ -184,13 +195,6 @@ EmulatedNetwork::EmulatedNetwork(const NetProfile& profile, int slots, const std
                                 profile.name));
   if (run({"ip", "-V"}).exit_code != 0 || run({"tc", "-V"}).exit_code != 0)
     throw UserError(fmt::format("--net {} needs iproute2 (ip and tc): apt-get install iproute2", profile.name));
-  remove_stale();
-  try {
-    setup(emulation);
-  } catch (...) {
-    teardown();
-    throw;
-  }
 }
 
 EmulatedNetwork::~EmulatedNetwork() { teardown(); }
@@ -308,13 +312,15 @@ void EmulatedNetwork::teardown() noexcept {
   namespaces_.clear();
 }
 
-PeerSlot EmulatedNetwork::slot(int index) const {
+PeerSlot EmulatedNetwork::slot(int index) {
   return {fmt::format("tcp://{}:{}", peer_ip(index), kPeerPort), {"ip", "netns", "exec", ns(index)}};
 }
 
-std::vector<PeerSlot> EmulatedNetwork::slots() const {
+std::vector<PeerSlot> EmulatedNetwork::slots() const { return planned_slots(slots_); }
+
+std::vector<PeerSlot> EmulatedNetwork::planned_slots(int slots) {
   std::vector<PeerSlot> s;
-  for (int k = 0; k < slots_; ++k) s.push_back(slot(k));
+  for (int k = 0; k < slots; ++k) s.push_back(slot(k));
   return s;
 }
 

@@ -46,13 +46,21 @@ NetProfile net_profile(const std::string& spec);
 
 class EmulatedNetwork {
  public:
-  // emulation: auto (netem where available, else the relay), netem, or relay.
+  // emulation: auto (netem where available, else the relay), netem, or relay. Runs
+  // check_possible first.
   EmulatedNetwork(const NetProfile& profile, int slots, const std::string& emulation, const std::string& work_dir);
+  // Whether this process can build such a network: UserError naming what is wrong or missing
+  // (the emulation's name, the slot count, root, iproute2). Creates nothing; runs `ip -V` and
+  // `tc -V`.
+  static void check_possible(const NetProfile& profile, int slots, const std::string& emulation);
+  // The slots the network of `slots` peers this process builds will have (slots() once built).
+  static std::vector<PeerSlot> planned_slots(int slots);
   ~EmulatedNetwork();
   EmulatedNetwork(const EmulatedNetwork&) = delete;
   EmulatedNetwork& operator=(const EmulatedNetwork&) = delete;
 
-  PeerSlot slot(int index) const;
+  // Where peer `index` runs: its address and the command prefix that enters its namespace.
+  static PeerSlot slot(int index);
   std::vector<PeerSlot> slots() const;
   // How delay/jitter/loss and rate were applied, for the summary.
   const std::string& mechanism() const { return mechanism_; }
@@ -69,8 +77,8 @@ class EmulatedNetwork {
  private:
   void setup(const std::string& emulation);
   void teardown() noexcept;
-  std::string ns(int k) const;
-  std::string bridge_ns() const;
+  static std::string ns(int k);
+  static std::string bridge_ns();
 
   NetProfile profile_;
   int slots_;

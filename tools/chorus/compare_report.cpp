@@ -246,8 +246,9 @@ void write_markdown(const std::string& path, const CompareSetup& setup, const st
   out << "![Training loss against step](loss_vs_step.svg)\n\n";
 
   out << "## What the columns mean\n\n"
-         "- **status**: ok, or what went wrong in at least one run: `unavailable` (this chorus has no such "
-         "strategy), `failed` (a peer exited with an error that no fault explains), `timeout`, `interrupted`.\n"
+         "- **status**: ok, or what went wrong in at least one run: `failed` (a peer exited with an error that "
+         "no fault explains), `timeout`, `interrupted`; `unavailable` in runs by an older chorus, which started "
+         "the peers of a strategy it did not have.\n"
          "- **final test accuracy**: each peer's accuracy on the whole test set after its last step; mean, sample "
          "standard deviation, min and max over all peers of all repeats (peers killed by a fault are left out).\n"
          "- **time to target**: seconds from the swarm's start (first peer launched; data loading and joining "

@@ -12,12 +12,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <optional>
@@ -29,16 +27,16 @@
 #include <string>
 
 #include "foundations/base/error.h"
+#include "foundations/base/stop_signals.h"
+#include "foundations/transport/address.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/relay_delay_line.h"
 
 namespace chorus::tools {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_relay_signal(int) { g_stop.store(true); }
 
 struct RelayOptions {
   std::string listen, upstream, source;
@@ -47,27 +45,29 @@ struct RelayOptions {
   std::size_t buffer_kb = 8192;
 };
 
-sockaddr_in parse_endpoint(const std::string& text, bool need_port) {
-  std::string s = text;
-  if (s.rfind("tcp://", 0) == 0) s = s.substr(6);
-  std::string host = s, port = "0";
-  const auto colon = s.rfind(':');
-  if (colon != std::string::npos) {
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  } else if (need_port) {
-    throw UserError(fmt::format("relay address '{}': expected HOST:PORT", text));
-  }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
-    throw UserError(fmt::format("relay address '{}': '{}' is not an IPv4 address", text, host));
-  char* end = nullptr;
-  const long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p < 0 || p > 65535 || (need_port && p == 0))
-    throw UserError(fmt::format("relay address '{}': bad port '{}'", text, port));
-  a.sin_port = htons(static_cast<std::uint16_t>(p));
-  return a;
+// Which port a relay address needs: one given (--listen, --upstream), or any (--source: left
+// out or *, the system picks one).
+enum class RelayPort { given, any };
+
+// A relay address (HOST:PORT, tcp:// optional; HOST an IPv4 address) as a socket address,
+// parsed as every chorus address is (parse_address).
+sockaddr_in relay_endpoint(const std::string& text, RelayPort port, const char* option) {
+  std::string address = text.find("://") == std::string::npos ? "tcp://" + text : text;
+  if (port == RelayPort::any && address.find(':', 6) == std::string::npos) address += ":*";
+  const auto fail = [&](const std::string& problem) {
+    return UserError(fmt::format("{}: '{}': {}", option, text, problem));
+  };
+  if (port == RelayPort::given && address.ends_with(":*"))
+    throw fail("give the port (HOST:PORT, as in 127.0.0.1:7000)");
+  std::string problem;
+  const auto a = parse_address(address, port == RelayPort::given ? AddressUse::connect : AddressUse::bind, &problem);
+  if (!a) throw fail(problem);
+  sockaddr_in out{};
+  out.sin_family = AF_INET;
+  if (a->scheme != "tcp" || inet_pton(AF_INET, a->host.c_str(), &out.sin_addr) != 1)
+    throw fail("the relay takes an IPv4 address: HOST:PORT, as in 127.0.0.1:7000");
+  out.sin_port = htons(static_cast<std::uint16_t>(a->port));
+  return out;
 }
 
 double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
@@ -147,19 +147,17 @@ bool push(int fd, Direction& d) {
 }
 
 int run_relay(const RelayOptions& o) {
-  if (o.delay_ms < 0 || o.jitter_ms < 0 || o.loss < 0 || o.loss > 1)
-    throw UserError("relay: --delay-ms and --jitter-ms must be >= 0 and --loss in [0, 1]");
-  const sockaddr_in listen_addr = parse_endpoint(o.listen, true);
-  const sockaddr_in upstream_addr = parse_endpoint(o.upstream, true);
+  const sockaddr_in listen_addr = relay_endpoint(o.listen, RelayPort::given, "--listen");
+  const sockaddr_in upstream_addr = relay_endpoint(o.upstream, RelayPort::given, "--upstream");
   std::optional<sockaddr_in> source;
-  if (!o.source.empty()) source = parse_endpoint(o.source, false);
+  if (!o.source.empty()) source = relay_endpoint(o.source, RelayPort::any, "--source");
   LinkImpairment link;
   link.delay_s = o.delay_ms / 1000.0;
   link.jitter_s = o.jitter_ms / 1000.0;
   link.loss = o.loss;
   // Linux: RTO = SRTT + max(200 ms, 4·RTTVAR); the round trip is twice the one-way delay.
   link.rto_s = o.rto_ms >= 0 ? o.rto_ms / 1000.0 : 0.2 + 2 * link.delay_s;
-  const std::size_t limit = std::max<std::size_t>(64, o.buffer_kb) * 1024;
+  const std::size_t limit = o.buffer_kb * 1024;
 
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (listener < 0) throw UserError("relay: cannot create a socket");
@@ -172,11 +170,7 @@ int run_relay(const RelayOptions& o) {
     throw UserError(fmt::format("relay: cannot listen on {}: {}", o.listen, why));
   }
 
-  struct sigaction sa {};
-  sa.sa_handler = on_relay_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const StopSignals stop_signals;  // SIGTERM or SIGINT: stop relaying, report, exit 0
   std::signal(SIGPIPE, SIG_IGN);
   fmt::print("relay {} -> {}: delay {} ms, jitter {} ms, loss {}, rto {:.0f} ms\n", o.listen, o.upstream,
              o.delay_ms, o.jitter_ms, o.loss, link.rto_s * 1000);
@@ -186,7 +180,7 @@ int run_relay(const RelayOptions& o) {
   std::uint64_t accepted = 0, up_bytes = 0, down_bytes = 0, stalls = 0, seed = o.seed;
   std::vector<pollfd> fds;
   std::vector<Connection*> owners;
-  while (!g_stop.load()) {
+  while (!StopSignals::requested()) {
     fds.clear();
     owners.clear();
     fds.push_back({listener, POLLIN, 0});
@@ -303,15 +297,24 @@ const bool registered = register_command(
      "uses where the kernel has no netem)",
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<RelayOptions>();
-       app.add_option("--listen", o->listen, "Address to accept on (HOST:PORT)")->required();
-       app.add_option("--upstream", o->upstream, "Address each connection is relayed to (HOST:PORT)")->required();
-       app.add_option("--source", o->source, "Source address of the upstream connections");
-       app.add_option("--delay-ms", o->delay_ms, "One-way delay in each direction")->capture_default_str();
-       app.add_option("--jitter-ms", o->jitter_ms, "Uniform jitter around the delay")->capture_default_str();
-       app.add_option("--loss", o->loss, "Probability that a segment is lost (0..1)")->capture_default_str();
-       app.add_option("--rto-ms", o->rto_ms, "Stall of a lost segment (default: 200 + 2 x delay)");
+       app.add_option("--listen", o->listen, "IPv4 address to accept on (HOST:PORT)")->required();
+       app.add_option("--upstream", o->upstream, "IPv4 address each connection is relayed to (HOST:PORT)")
+           ->required();
+       app.add_option("--source", o->source, "Source address of the upstream connections (HOST or HOST:PORT)");
+       app.add_option("--delay-ms", o->delay_ms, "One-way delay in each direction")
+           ->check(at_least(0.0))
+           ->capture_default_str();
+       app.add_option("--jitter-ms", o->jitter_ms, "Uniform jitter around the delay")
+           ->check(at_least(0.0))
+           ->capture_default_str();
+       app.add_option("--loss", o->loss, "Probability that a segment is lost")
+           ->check(in_range(0.0, 1.0))
+           ->capture_default_str();
+       app.add_option("--rto-ms", o->rto_ms, "Stall of a lost segment (default: 200 + 2 x delay)")
+           ->check(at_least(0.0));
        app.add_option("--seed", o->seed, "Seed of jitter and loss")->capture_default_str();
-       app.add_option("--buffer-kb", o->buffer_kb, "Bytes held per direction before reading stops")
+       app.add_option("--buffer-kb", o->buffer_kb, "Bytes held per direction before reading stops, KiB")
+           ->check(at_least(std::size_t{64}))
            ->capture_default_str();
        return [o] { return run_relay(*o); };
      }});

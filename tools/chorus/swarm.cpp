@@ -5,15 +5,16 @@
 // Faults (--fault kill:1@20, stop:2@10+5, join@30, slow:0:3) are applied at their times.
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "foundations/base/error.h"
-#include "foundations/crypto/swarm_key.h"
+#include "foundations/base/stop_signals.h"
+#include "peers/membership/membership.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/swarm_runner.h"
 
 namespace chorus::tools {
@@ -38,12 +39,10 @@ int run_swarm(const SwarmOptions& o) {
   plan.peer_args = o.peer_args;
   for (const auto& f : o.faults) plan.faults.push_back(parse_fault(f));
   if (!o.no_key) plan.key_path = plan.dir + "/swarm.key";
-  SwarmRunner runner(plan);  // validates the plan, creates the run directory
-  if (!plan.key_path.empty() && !std::filesystem::exists(plan.key_path))
-    SwarmKey::generate().save(plan.key_path);
+  SwarmRunner runner(plan);  // checks the plan and every peer's arguments; writes nothing
 
-  InterruptCounter interrupts;
-  runner.start();
+  const StopSignals stop_signals({.hangup = true, .exit_on_second = false});
+  runner.start();  // the run directory, the swarm key, the peers
   fmt::print(stderr, "swarm of {} peers, run directory {}\n", o.peers, plan.dir);
   LiveDisplay display;
   bool announced_stop = false;
@@ -107,12 +106,14 @@ const bool registered = register_command(
      [](CLI::App& app) -> Action {
        auto o = std::make_shared<SwarmOptions>();
        app.allow_extras();
-       app.add_option("--peers", o->peers, "Number of peer processes")->capture_default_str();
+       app.add_option("--peers", o->peers, "Number of peer processes")->check(CLI::Range(1, 64))->capture_default_str();
        app.add_option("--out", o->out, "Run directory (default: a new one under runs/)");
-       app.add_option("--membership", o->membership, "Failure-detection timings of the peers")
+       app.add_option("--membership", o->membership, "Failure-detection timings of the peers: loopback, lan or wan")
+           ->check(checked_by([](const std::string& name) { MembershipTimings::preset(name); }))
            ->capture_default_str();
        app.add_flag("--no-key", o->no_key, "Run without a swarm key (unauthenticated, loopback)");
        app.add_option("--stagger", o->stagger_s, "Seconds the first peer gets before the others start")
+           ->check(at_least(0.0))
            ->capture_default_str();
        app.add_option("--fault", o->faults,
                       "Fault at a time (repeatable): kill:PEER@SECONDS, stop:PEER@SECONDS+DURATION, "

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,9 @@
 
 #include "foundations/base/error.h"
 #include "foundations/base/progress.h"
+#include "foundations/base/stop_signals.h"
+#include "foundations/crypto/swarm_key.h"
+#include "tools/chorus/peer_options.h"
 
 namespace chorus::tools {
 namespace {
@@ -29,9 +31,6 @@ using Clock = std::chrono::steady_clock;
 // priority, so that every peer's communication threads run as soon as they wake. With four
 // peers on two cores, the idle share at --overlap 2 fell from 20-27 % to 3-6 % (docs/gossip.md).
 constexpr int kSwarmTrainerNice = 19;
-
-std::atomic<int> g_interrupts{0};
-extern "C" void on_interrupt(int) { g_interrupts.fetch_add(1); }
 
 double parse_number(const std::string& s, const std::string& whole) {
   try {
@@ -89,31 +88,6 @@ Fault parse_fault(const std::string& text) {
   return f;
 }
 
-namespace {
-struct sigaction g_old_int, g_old_term, g_old_hup;
-int g_counters = 0;
-}  // namespace
-
-InterruptCounter::InterruptCounter() {
-  if (g_counters++ > 0) return;
-  g_interrupts.store(0);
-  struct sigaction sa {};
-  sa.sa_handler = on_interrupt;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
-  sigaction(SIGHUP, &sa, &g_old_hup);
-}
-
-InterruptCounter::~InterruptCounter() {
-  if (--g_counters > 0) return;
-  sigaction(SIGINT, &g_old_int, nullptr);
-  sigaction(SIGTERM, &g_old_term, nullptr);
-  sigaction(SIGHUP, &g_old_hup, nullptr);
-}
-
-int InterruptCounter::count() { return g_interrupts.load(); }
-
 int free_tcp_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw UserError("cannot create a socket to find a free port");
@@ -163,9 +137,6 @@ SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
   if (static_cast<int>(plan_.slots.size()) < total)
     throw UserError(fmt::format("the swarm needs {} peer slots, {} were prepared", total, plan_.slots.size()));
 
-  std::error_code ec;
-  fs::create_directories(plan_.dir, ec);
-  if (ec) throw UserError(plan_.dir + ": cannot create the run directory: " + ec.message());
   chorus_ = chorus_executable();
   peers_.resize(static_cast<std::size_t>(total));
   for (int i = 0; i < total; ++i) {
@@ -177,17 +148,18 @@ SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
     p.checkpoint_dir = fmt::format("{}/peer{}", plan_.dir, i);
     p.joins_late = i >= plan_.peers;
   }
+  for (const auto& p : peers_) check_peer_arguments(peer_arguments(p));
   fault_done_.assign(plan_.faults.size(), false);
   fault_resumed_.assign(plan_.faults.size(), false);
 }
 
 SwarmRunner::~SwarmRunner() { kill_all(); }
 
-void SwarmRunner::launch(PeerState& p) {
-  const auto& slot = plan_.slots[static_cast<std::size_t>(p.index)];
-  std::vector<std::string> args = slot.prefix;
-  args.insert(args.end(), {chorus_, "peer", "--listen", p.address, "--log", p.log_path, "--checkpoint",
-                           p.checkpoint_dir, "--membership", plan_.membership});
+void SwarmRunner::check(const SwarmPlan& plan) { SwarmRunner{plan}; }
+
+std::vector<std::string> SwarmRunner::peer_arguments(const PeerState& p) const {
+  std::vector<std::string> args = {"--listen", p.address, "--log", p.log_path, "--checkpoint", p.checkpoint_dir,
+                                   "--membership", plan_.membership};
   if (p.joins_late) {
     // A late joiner goes through every initial peer (any one alive will do) and does not wait.
     std::string seeds;
@@ -208,6 +180,14 @@ void SwarmRunner::launch(PeerState& p) {
   for (const auto& f : plan_.faults)
     if (f.kind == Fault::Kind::slow && f.peer == p.index)
       args.insert(args.end(), {"--slowdown", fmt::format("{}", f.factor)});
+  return args;
+}
+
+void SwarmRunner::launch(PeerState& p) {
+  std::vector<std::string> args = plan_.slots[static_cast<std::size_t>(p.index)].prefix;
+  args.insert(args.end(), {chorus_, "peer"});
+  const std::vector<std::string> own = peer_arguments(p);
+  args.insert(args.end(), own.begin(), own.end());
   p.process = ChildProcess(args, p.out_path);
   p.started = true;
   p.started_s = elapsed_s();
@@ -215,6 +195,10 @@ void SwarmRunner::launch(PeerState& p) {
 
 void SwarmRunner::start() {
   if (started_) return;
+  std::error_code ec;
+  fs::create_directories(plan_.dir, ec);
+  if (ec) throw UserError(plan_.dir + ": cannot create the run directory: " + ec.message());
+  if (!plan_.key_path.empty() && !fs::exists(plan_.key_path)) SwarmKey::generate().save(plan_.key_path);
   started_ = true;
   start_ = Clock::now();
   for (int i = 0; i < plan_.peers; ++i) {
@@ -270,7 +254,7 @@ void SwarmRunner::apply_faults(double now_s) {
 
 bool SwarmRunner::poll() {
   if (!started_) start();
-  const int interrupts = InterruptCounter::count();
+  const int interrupts = StopSignals::count();
   if (interrupts > seen_interrupts_) {
     seen_interrupts_ = interrupts;
     if (!stopping_) stop();

@@ -7,9 +7,11 @@
 // peers cleanly: SIGTERM (graceful leave), then SIGKILL after a grace period.
 //
 // Times are seconds since start(). poll() never blocks; the caller drives it (every ~250 ms)
-// and draws what it likes. Ctrl-C handling is the caller's: see InterruptCounter. The
-// destructor kills and reaps every peer still running. Not thread-safe. Bad plans (a fault
-// naming a peer that does not exist, a flag the runner sets itself) are UserErrors.
+// and draws what it likes. The caller holds a StopSignals with hangup (foundations/base/
+// stop_signals.h) for as long as it polls; poll() follows its count. The destructor kills
+// and reaps every peer still running. Not thread-safe. Bad plans (a fault
+// naming a peer that does not exist, a flag the runner sets itself, any option a peer would
+// refuse) are UserErrors, raised by the constructor before anything is written or started.
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -37,17 +39,6 @@ struct Fault {
 
 // Parses one --fault value; throws UserError naming the value and the expected forms.
 Fault parse_fault(const std::string& text);
-
-// Counts SIGINT/SIGTERM/SIGHUP while alive (installs handlers; restores the old ones on
-// destruction). The first interrupt asks for a clean stop, a second one for a fast one.
-class InterruptCounter {
- public:
-  InterruptCounter();
-  ~InterruptCounter();
-  InterruptCounter(const InterruptCounter&) = delete;
-  InterruptCounter& operator=(const InterruptCounter&) = delete;
-  static int count();
-};
 
 // Where and how one peer is started.
 struct PeerSlot {
@@ -96,17 +87,23 @@ struct PeerState {
 
 class SwarmRunner {
  public:
-  // Validates the plan and fixes every peer's address and paths; starts nothing.
+  // Checks the plan: its own settings, and the exact argument list of every peer (the initial
+  // ones and the joiners) as `chorus peer` would parse and check it (check_peer_arguments,
+  // peer_options.h). Fixes every peer's address and paths. Writes and starts nothing.
   explicit SwarmRunner(SwarmPlan plan);
+  // The constructor's checks alone, for a plan to run later: throws what it would throw.
+  static void check(const SwarmPlan& plan);
   ~SwarmRunner();
   SwarmRunner(const SwarmRunner&) = delete;
   SwarmRunner& operator=(const SwarmRunner&) = delete;
 
-  // Starts the initial peers (the first one `stagger_s` ahead of the others).
+  // Creates the run directory, and a new swarm key when plan.key_path names a file that does
+  // not exist yet; then starts the initial peers (the first one `stagger_s` ahead of the
+  // others). UserError when the directory or the key cannot be written.
   void start();
-  // Reaps exits, reads new log lines, applies due faults and the timeout, follows
-  // interrupts (InterruptCounter: first → stop(), second → kill). True while any peer runs
-  // or a join is still to come.
+  // Reaps exits, reads new log lines, applies due faults and the timeout, follows stop
+  // signals (StopSignals::count(): the first → stop(), a second → kill_all()). True while any
+  // peer runs or a join is still to come.
   bool poll();
   // Graceful stop: SIGTERM to every running peer (SIGCONT first for paused ones); peers not
   // gone after `grace` get SIGKILL from a later poll().
@@ -131,6 +128,8 @@ class SwarmRunner {
   static std::string status_of(const PeerState& p);
 
  private:
+  // What `chorus peer` is given for peer p (the arguments after `chorus peer`).
+  std::vector<std::string> peer_arguments(const PeerState& p) const;
   void launch(PeerState& p);
   void apply_faults(double now_s);
   void read_log(PeerState& p);

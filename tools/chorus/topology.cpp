@@ -10,6 +10,7 @@
 
 #include "foundations/base/error.h"
 #include "tools/chorus/command.h"
+#include "tools/chorus/option_checks.h"
 #include "topology/graph.h"
 #include "topology/groups.h"
 #include "topology/topology_metrics.h"
@@ -131,7 +132,9 @@ const bool registered = register_command(
                       "Graphs: ring, complete, random, exponential, torus, file (default: all "
                       "but file, and file when --graph-file is given)")
            ->delimiter(',');
-       app.add_option("--degree", o->degree, "k of the random graph")->capture_default_str();
+       app.add_option("--degree", o->degree, "k of the random graph")
+           ->check(at_least(std::size_t{1}))
+           ->capture_default_str();
        app.add_option("--graph-file", o->graph_file,
                       "Edge list for the file graph: one \"ADDR ADDR\" per line, # comments. "
                       "Without --peers the peers are the file's addresses");

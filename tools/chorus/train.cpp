@@ -18,6 +18,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int run_train(const TrainOptions& o) {
+  check_train_options(o);
+  check_log_path(o);
   const Dataset train = load_idx_dataset(o.data_dir, Split::train);
   const Dataset test = load_idx_dataset(o.data_dir, Split::test);
   Trainer trainer(o.config, train, test);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "foundations/backends/cpu/cpu_backend.h"
+#include "foundations/base/portable_rng.h"
 
 namespace chorus {
 
@@ -50,17 +51,8 @@ void CpuBackend::adam_step(float* __restrict params, const float* __restrict gra
   }
 }
 
-namespace {
-// SplitMix64: a counter-based generator, so element i's value depends only on (seed, i) and
-// the CUDA backend can produce the same probes.
-inline std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
+// splitmix64 is counter-based, so element i's value depends only on (seed, i) and the CUDA
+// backend produces the same probes.
 void CpuBackend::rademacher(float* out, std::size_t n, std::uint64_t seed) {
   for (std::size_t i = 0; i < n; ++i)
     out[i] = (splitmix64(seed ^ (0xD1B54A32D192ED03ull * (i + 1))) >> 63) ? 1.0f : -1.0f;

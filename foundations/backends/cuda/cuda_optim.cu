@@ -51,7 +51,8 @@ __global__ void adam_kernel(float* __restrict__ params, const float* __restrict_
   }
 }
 
-// SplitMix64, as in cpu_optim.cpp: element i depends only on (seed, i).
+// Device code: must equal chorus::splitmix64 (foundations/base/portable_rng.h), which the CPU
+// backend's probes use, so both backends draw the same Rademacher vectors for (seed, i).
 __device__ inline std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -1,0 +1,61 @@
+#pragma once
+// Checks of single option values for CLI11 (Option::check), run as the command line is parsed:
+// a value outside its range is "--OPTION: must be …, not VALUE" (exit code 2) before the
+// command does anything. The description a check carries shows in --help beside the type.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <functional>
+#include <string>
+
+#include "foundations/base/error.h"
+
+namespace chorus::tools {
+
+// A number of type T at least `min`.
+template <typename T>
+CLI::Validator at_least(T min) {
+  return CLI::Validator(
+      [min](std::string& text) -> std::string {
+        T value{};
+        if (!CLI::detail::lexical_cast(text, value)) return fmt::format("'{}' is not a number", text);
+        return value >= min ? std::string() : fmt::format("must be at least {}, not {}", min, text);
+      },
+      fmt::format("at least {}", min));
+}
+
+// Which ends of a range belong to it: [lo, hi], (lo, hi] or [lo, hi).
+enum class Ends { closed, open_low, open_high };
+
+// A number of type T in the range from lo to hi.
+template <typename T>
+CLI::Validator in_range(T lo, T hi, Ends ends = Ends::closed) {
+  const std::string range =
+      fmt::format("{}{}, {}{}", ends == Ends::open_low ? "(" : "[", lo, hi, ends == Ends::open_high ? ")" : "]");
+  return CLI::Validator(
+      [lo, hi, ends, range](std::string& text) -> std::string {
+        T value{};
+        if (!CLI::detail::lexical_cast(text, value)) return fmt::format("'{}' is not a number", text);
+        const bool ok = (ends == Ends::open_low ? value > lo : value >= lo) &&
+                        (ends == Ends::open_high ? value < hi : value <= hi);
+        return ok ? std::string() : fmt::format("must lie in {}, not {}", range, text);
+      },
+      "in " + range);
+}
+
+// A value that `check` accepts: check throws UserError with the reason (e.g. a parser of the
+// layer the value is for, so the option says what that layer says).
+inline CLI::Validator checked_by(std::function<void(const std::string&)> check) {
+  return CLI::Validator(
+      [check = std::move(check)](std::string& text) -> std::string {
+        try {
+          check(text);
+        } catch (const UserError& e) {
+          return e.what();
+        }
+        return {};
+      },
+      "");
+}
+
+}  // namespace chorus::tools
