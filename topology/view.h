@@ -15,6 +15,10 @@ struct Member {
   std::string address;       // where it listens, e.g. "tcp://127.0.0.1:7001"
   std::string group;         // --group label; empty: none given
   std::uint64_t incarnation = 0;
+  // What the member says of itself to the others, "key=value;…" (its strategy once that runs:
+  // peers/exchange/readiness.h). Membership carries it without reading it: at most 255
+  // printable characters, no spaces; a newer version of the member's record replaces it.
+  std::string meta{};
 };
 
 struct View {

@@ -9,8 +9,8 @@ struct ExchangeTimings {
   // Longest wait for a partner's / neighbour's / owner's answer; membership is re-checked
   // every `poll`, so a dead peer costs about its detection time, not this.
   std::chrono::milliseconds exchange_timeout{8000};
-  // The same for a peer never heard from (it has not started its strategy yet); an exchange left
-  // waiting is completed later if the peer answers.
+  // The same for a peer that has not started its strategy (readiness.h) and was never heard
+  // from; an exchange left waiting is completed later if the peer answers.
   std::chrono::milliseconds first_contact_timeout{50};
   std::chrono::milliseconds poll{20};
   // Longest a send may wait for room at the destination.

@@ -51,8 +51,8 @@ class Strategy {
   virtual void after_update(std::int64_t step) = 0;
   virtual void on_view(const View& view) { (void)view; }
   // Before the first step of a swarm that starts together: waits, at most `timeout`, until the
-  // other members of `view` can take part in exchanges (each has started its strategy and
-  // greeted: the gossip and ring families). Returns whether they all could. Default: no wait.
+  // other members of `view` can take part in exchanges (each runs its strategy: readiness.h).
+  // Returns whether they all could. Default: no wait.
   virtual bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
     (void)view;
     (void)timeout;

@@ -1,6 +1,7 @@
 #include "peers/exchange/strategy_registry.h"
 
 #include "foundations/base/error.h"
+#include "peers/exchange/readiness.h"
 
 namespace chorus {
 
@@ -28,7 +29,9 @@ std::unique_ptr<StrategySettings> strategy_settings(std::string_view name,
 std::unique_ptr<Strategy> make_strategy(PeerServices& services, const StrategySettings& settings) {
   const StrategyRecord& record = strategy_registry().get(settings.strategy());
   settings.check();
-  return record.make(services, settings);
+  std::unique_ptr<Strategy> strategy = record.make(services, settings);
+  readiness::announce(services.membership, settings.strategy());  // its threads run: others may exchange with it
+  return strategy;
 }
 
 }  // namespace chorus

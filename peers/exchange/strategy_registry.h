@@ -116,7 +116,8 @@ bool register_strategy(StrategyDefinition<Options> d) {
 std::unique_ptr<StrategySettings> strategy_settings(
     std::string_view name, const std::vector<std::pair<std::string, std::string>>& options = {});
 
-// Builds the strategy `settings` describe (checking them first).
+// Builds the strategy `settings` describe (checking them first), and announces through
+// membership that this peer runs it (readiness.h).
 std::unique_ptr<Strategy> make_strategy(PeerServices& services, const StrategySettings& settings);
 
 }  // namespace chorus

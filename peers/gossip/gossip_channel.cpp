@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "foundations/wire/message_types.h"
+#include "peers/exchange/readiness.h"
 
 namespace chorus::gossip {
 namespace {
@@ -47,6 +48,10 @@ std::optional<double> GossipChannel::last_heard(PeerId id) const {
   auto it = heard_.find(id);
   if (it == heard_.end()) return std::nullopt;
   return it->second;
+}
+
+bool GossipChannel::started(PeerId id, const Membership& membership) const {
+  return readiness::is_ready(membership, id) || last_heard(id).has_value();
 }
 
 void GossipChannel::post(std::function<void()> task) {

@@ -33,6 +33,7 @@
 #include "peers/exchange/comm_stats.h"
 #include "peers/exchange/exchange_timings.h"
 #include "peers/exchange/strategy.h"
+#include "peers/membership/membership.h"
 #include "peers/gossip/letter.h"
 #include "peers/gossip/letter_kinds.h"
 
@@ -80,6 +81,9 @@ class GossipChannel {
 
   // When a letter from `id` last arrived (now_s() time base); nullopt if never.
   std::optional<double> last_heard(PeerId id) const;
+  // Whether `id` runs its strategy: it said so through membership (readiness.h), or a letter
+  // from it arrived. Any thread.
+  bool started(PeerId id, const Membership& membership) const;
 
   Transport& transport() { return transport_; }
   const ExchangeTimings& timings() const { return timings_; }

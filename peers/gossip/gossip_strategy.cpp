@@ -19,8 +19,8 @@
 //                seed), keeps half, and adds every share received since its last round; Σx and
 //                Σw are preserved, so z converges to the exact average. Nothing waits: shares
 //                are absorbed whenever they have arrived (so --overlap has nothing to hide
-//                and is ignored). Shares go only to peers that have greeted (started their
-//                strategy). With --dynamic-weights a received share is scaled by its sender's
+//                and is ignored). Shares go only to peers that have started their strategy
+//                (readiness.h). With --dynamic-weights a received share is scaled by its sender's
 //                currency (then mass is no longer preserved).
 //
 // A value for a round this peer has passed (or skipped) is answered with an empty value of
@@ -310,11 +310,11 @@ class GossipStrategy final : public PeerExchangeOf<GossipOptions> {
     std::optional<std::string> target;
     if (self >= 0 && v.size() > 1) {
       const std::vector<std::size_t> out = graph_->neighbours(v, static_cast<std::size_t>(self), round);
-      // Only to a peer whose strategy has started (it greeted): mass sent to a peer that is
-      // still loading would only come back late.
+      // Only to a peer whose strategy has started: mass sent to a peer that is still loading
+      // would only come back late.
       std::vector<std::size_t> ready;
       for (std::size_t j : out)
-        if (channel().last_heard(v.members[j].id)) ready.push_back(j);
+        if (started(v.members[j].id)) ready.push_back(j);
       if (!ready.empty()) target = v.members[ready[round_seed(round, self_id()) % ready.size()]].address;
     }
     // weight_ is written only here (the training thread); the channel thread fills the inbox.

@@ -15,7 +15,6 @@ struct Words {
 
 Words words_of(const LetterHead& h) {
   switch (h.kind) {
-    case kHello: return {h.hello.answer ? 1u : 0u, 0};
     case kElasticNack: return {h.nack.clock, 0};
     case kStoreRequest: return {h.store.shard, static_cast<std::uint64_t>(h.store.op)};
     case kStoreReply: return {h.store.shard, static_cast<std::uint64_t>(h.store.status)};
@@ -27,7 +26,6 @@ Words words_of(const LetterHead& h) {
 
 void set_words(LetterHead& h, Words w) {
   switch (h.kind) {
-    case kHello: h.hello.answer = w.first != 0; break;
     case kElasticNack: h.nack.clock = w.first; break;
     case kStoreRequest:
       h.store.shard = w.first;

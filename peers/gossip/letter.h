@@ -38,9 +38,6 @@ struct LetterHead {
   // Fields of one kind of letter each. On the wire they share two 8-byte words: encode()
   // writes there the fields of head.kind, decode() reads back only those; every other kind's
   // fields keep their defaults.
-  struct Hello {                      // kHello
-    bool answer = false;              // the answer to a greeting (which is not answered again)
-  } hello;
   struct Nack {                       // kElasticNack
     std::uint64_t clock = 0;          // the refusing peer's round clock
   } nack;

@@ -6,10 +6,8 @@
 namespace chorus::gossip {
 
 enum Kind : std::uint16_t {
-  // Every strategy greets the members of its view when it starts (and new members as they
-  // appear): a peer never heard from has not started its strategy yet (it may still be loading
-  // data or pulling its state), so nobody waits long for it.
-  kHello = 3,
+  // 3: the start-up greeting of earlier versions; readiness is membership metadata now
+  // (peers/exchange/readiness.h).
   // elastic-gossip: a peer's parameters for one exchange round; a refusal of that round; the
   // answer to an offer that arrived before the receiver reached its round (overlapped runs).
   kElasticOffer = 1,

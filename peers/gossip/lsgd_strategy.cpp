@@ -237,13 +237,13 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
     // previous ranking stays — so peers never adopt rankings that leave out different members.
     const auto until = Mailbox::Clock::now() + std::min<std::chrono::milliseconds>(
                                                    timings().exchange_timeout, std::chrono::milliseconds(50));
-    // Complete: every member heard from has reported round e; `waiting` when one of them has
+    // Complete: every member that runs its strategy has reported round e; `waiting` when one of them has
     // reported a later round already (its report for e is on its way).
     auto complete = [&](std::uint64_t e, bool* waiting) {
       const View v = view();
       bool all = true;
       for (PeerId id : board_.missing(e, v)) {
-        if (id == self_id() || !channel().last_heard(id)) continue;
+        if (id == self_id() || !started(id)) continue;
         all = false;
         const auto latest = board_.latest_round(id);
         if (waiting && latest && *latest > e) *waiting = true;

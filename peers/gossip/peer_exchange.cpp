@@ -38,33 +38,7 @@ PeerExchange::PeerExchange(PeerServices& services, const MergeOptions& merge)
 
 PeerExchange::~PeerExchange() { shutdown(); }
 
-void PeerExchange::start() {
-  channel_.on(kHello, [this](Letter&& l) {
-    // Answer a greeting so that a peer that started (or restarted) after this one hears from
-    // it too; answers are not answered.
-    if (l.head.hello.answer) return;
-    {
-      std::lock_guard lock(greeted_mutex_);
-      greeted_.insert(l.from_id);
-    }
-    LetterHead h = head(kHello);
-    h.hello.answer = true;
-    channel_.send(l.from, h, {}, std::chrono::milliseconds(200));
-  });
-  channel_.start();
-  greet(services_.membership.view());
-}
-
-void PeerExchange::greet(const View& view) {
-  std::vector<std::string> to;
-  {
-    std::lock_guard lock(greeted_mutex_);
-    for (const auto& m : view.members)
-      if (m.id != self_id_ && greeted_.insert(m.id).second) to.push_back(m.address);
-  }
-  for (auto& address : to)
-    channel_.post([this, address] { channel_.send(address, head(kHello), {}, std::chrono::milliseconds(200)); });
-}
+void PeerExchange::start() { channel_.start(); }
 
 void PeerExchange::shutdown() {
   stopping_ = true;
@@ -77,7 +51,7 @@ bool PeerExchange::alive(PeerId id) const {
 }
 
 Mailbox::Clock::time_point PeerExchange::deadline(PeerId peer) const {
-  const auto wait = channel_.last_heard(peer) ? timings_.exchange_timeout : timings_.first_contact_timeout;
+  const auto wait = started(peer) ? timings_.exchange_timeout : timings_.first_contact_timeout;
   return Mailbox::Clock::now() + wait;
 }
 
@@ -128,19 +102,10 @@ void PeerExchange::every_step(std::int64_t step) {
   on_step(step);
 }
 
-void PeerExchange::on_view(const View& view) { greet(view); }
+bool PeerExchange::started(PeerId id) const { return channel_.started(id, services_.membership); }
 
 bool PeerExchange::wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
-  // A member heard from has started its strategy (its greeting comes first of its letters).
-  const auto until = Mailbox::Clock::now() + timeout;
-  for (;;) {
-    bool all = true;
-    for (const auto& m : view.members)
-      if (m.id != self_id_ && services_.membership.is_member(m.id) && !channel_.last_heard(m.id)) all = false;
-    if (all) return true;
-    if (stopping_.load() || Mailbox::Clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  return readiness::wait_until_all_ready(services_.membership, view, self_id_, timeout, {});
 }
 
 }  // namespace chorus::gossip

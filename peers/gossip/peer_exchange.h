@@ -25,6 +25,7 @@
 #include "peers/exchange/dynamic_weights.h"
 #include "peers/exchange/exchange_options.h"
 #include "peers/exchange/merging_strategy.h"
+#include "peers/exchange/readiness.h"
 #include "peers/exchange/strategy.h"
 #include "peers/gossip/gossip_channel.h"
 #include "peers/gossip/mailbox.h"
@@ -67,7 +68,6 @@ inline constexpr std::uint64_t kEarlyRoundsAhead = 16;
 class PeerExchange : public MergingStrategy {
  public:
   ~PeerExchange() override;
-  void on_view(const View& view) override;
   bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override;
 
   // For tests and diagnostics: the channel, and a strategy-specific summary of its state
@@ -96,8 +96,10 @@ class PeerExchange : public MergingStrategy {
   // A head filled with this peer's step, steps since start and view number.
   LetterHead head(std::uint16_t kind, std::uint64_t round = 0) const;
   Mailbox::Clock::time_point deadline() const { return Mailbox::Clock::now() + timings_.exchange_timeout; }
+  // Whether `id` runs its strategy (GossipChannel::started).
+  bool started(PeerId id) const;
   // The deadline for an answer from `peer`: the exchange timeout, or the first-contact timeout
-  // while nothing has ever been heard from it.
+  // while it has not started its strategy.
   Mailbox::Clock::time_point deadline(PeerId peer) const;
 
   bool dynamic() const { return dynamic_weights_; }
@@ -116,7 +118,6 @@ class PeerExchange : public MergingStrategy {
   bool apply_queued(std::span<float> params) final;
   void after_step() final { flush_notes(); }
   void finished() final { flush_notes(); }
-  void greet(const View& view);
   void flush_notes();
 
   PeerServices& services_;
@@ -131,8 +132,6 @@ class PeerExchange : public MergingStrategy {
   std::mutex correction_mutex_;
   std::vector<float> correction_;
   bool has_correction_ = false;
-  std::mutex greeted_mutex_;
-  std::set<PeerId> greeted_;
 };
 
 // PeerExchange with the strategy's own option struct (strategy_registry.h), readable as

@@ -173,8 +173,8 @@ std::vector<std::optional<ShardAnswer>> ShardedStore::request_all(StoreOp op, st
     }
   }
   for (const auto& s : sent) {
-    // A peer never heard from may still be starting: wait for it only briefly.
-    const auto until = channel_.last_heard(s.owner)
+    // A peer that has not started its strategy yet: wait for it only briefly.
+    const auto until = channel_.started(s.owner, membership_)
                            ? deadline
                            : std::min(deadline, Mailbox::Clock::now() + channel_.timings().first_contact_timeout);
     auto l = mailbox_.wait({kStoreReply}, s.owner, s.id, until, channel_.timings().poll,

@@ -10,7 +10,7 @@ namespace chorus::membership {
 
 namespace {
 
-constexpr std::size_t kMinRecordBytes = 8 + 8 + 8 + 1 + 8 + 1 + 1;  // a 0-length address is refused later
+constexpr std::size_t kMinRecordBytes = 8 + 8 + 8 + 1 + 8 + 1 + 1 + 1;  // a 0-length address is refused later
 
 bool known_type(std::uint16_t t) { return t >= kPing && t <= kGossip; }
 bool probes(std::uint16_t t) { return t == kPing || t == kAck || t == kPingReq; }
@@ -38,7 +38,7 @@ bool is_wire_string(const std::string& s) {
 }
 
 std::size_t encoded_size(const MemberRecord& r) {
-  return kMinRecordBytes + r.member.address.size() + r.member.group.size();
+  return kMinRecordBytes + r.member.address.size() + r.member.group.size() + r.member.meta.size();
 }
 
 std::vector<std::byte> encode(const Message& m) {
@@ -50,6 +50,7 @@ std::vector<std::byte> encode(const Message& m) {
   w.u64(m.sender.version);
   w.u8(static_cast<std::uint8_t>(m.sender.state));
   w.str8(m.sender.group);
+  w.str8(m.sender.meta);
   if (probes(m.type)) {
     w.u64(m.sequence);
     w.u64(m.target);
@@ -66,6 +67,7 @@ std::vector<std::byte> encode(const Message& m) {
     w.u64(r.accuser);
     w.str8(r.member.address);
     w.str8(r.member.group);
+    w.str8(r.member.meta);
   }
   return w.take();
 }
@@ -87,10 +89,12 @@ Decoded decode(std::uint16_t type, std::span<const std::byte> bytes) {
   m.sender.version = r.u64();
   const std::uint8_t sender_state = r.u8();
   m.sender.group = r.str8();
+  m.sender.meta = r.str8();
   if (!r.ok()) return failed("truncated");
   for (const std::string& why :
        {counter_problem(m.sender.incarnation, "sender incarnation"), counter_problem(m.sender.version, "sender version"),
-        state_problem(sender_state), string_problem(m.sender.group, true, "sender group")})
+        state_problem(sender_state), string_problem(m.sender.group, true, "sender group"),
+        string_problem(m.sender.meta, true, "sender metadata")})
     if (!why.empty()) return failed(why);
   m.sender.state = static_cast<MemberState>(sender_state);
   if (m.sender.state != MemberState::alive && m.sender.state != MemberState::left)
@@ -124,11 +128,12 @@ Decoded decode(std::uint16_t type, std::span<const std::byte> bytes) {
     rec.accuser = r.u64();
     rec.member.address = r.str8();
     rec.member.group = r.str8();
+    rec.member.meta = r.str8();
     if (!r.ok()) return failed("truncated");
     for (const std::string& why :
          {counter_problem(rec.member.incarnation, "incarnation"), counter_problem(rec.version, "version"),
           state_problem(state), string_problem(rec.member.address, false, "address"),
-          string_problem(rec.member.group, true, "group")})
+          string_problem(rec.member.group, true, "group"), string_problem(rec.member.meta, true, "metadata")})
       if (!why.empty()) return failed(why);
     rec.state = static_cast<MemberState>(state);
     if (rec.member.id == 0) return failed("member id 0");

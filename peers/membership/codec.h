@@ -3,8 +3,8 @@
 //
 // Every message (all integers little-endian):
 //   u8  format (kFormat)
-//   sender's own record: u64 incarnation, u64 version, u8 state (alive or left), str group
-//     (its id and address are the transport's, which authenticates them)
+//   sender's own record: u64 incarnation, u64 version, u8 state (alive or left), str group,
+//     str metadata (its id and address are the transport's, which authenticates them)
 //   per type:
 //     ping, ack     u64 sequence, u64 target id
 //     ping-req      u64 sequence, u64 target id, str target address
@@ -12,8 +12,9 @@
 //     join, gossip  nothing
 //   u16 record count, then the records (piggybacked updates; for join and sync the sender's
 //     whole table): u64 id, u64 incarnation, u64 version, u8 state,
-//     u64 accuser, str address, str group
-// where str is u8 length + bytes (printable ASCII; addresses 1..255, groups 0..255).
+//     u64 accuser, str address, str group, str metadata
+// where str is u8 length + bytes (printable ASCII; addresses 1..255, groups and metadata 0..255).
+// Format 2 added the metadata (Member::meta).
 //
 // decode() trusts nothing: it checks the format, every enum and string, the limits
 // (incarnations and versions below 2^62, ids non-zero, at most kMaxRecords records, whose
@@ -39,7 +40,7 @@ inline constexpr std::uint16_t kJoin = msg::kMembership.at(4);
 inline constexpr std::uint16_t kSync = msg::kMembership.at(5);
 inline constexpr std::uint16_t kGossip = msg::kMembership.at(6);
 
-inline constexpr std::uint8_t kFormat = 1;
+inline constexpr std::uint8_t kFormat = 2;
 inline constexpr std::size_t kMaxRecords = 4096;  // also the member table's capacity
 inline constexpr std::uint64_t kMaxCounter = 1ull << 62;  // incarnations and versions stay below
 
@@ -51,6 +52,7 @@ struct SenderRecord {
   std::uint64_t version = 0;
   MemberState state = MemberState::alive;  // alive, or left when it departs
   std::string group;
+  std::string meta;
 };
 
 struct Message {

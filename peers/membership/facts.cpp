@@ -75,6 +75,21 @@ void Membership::Impl::refute(const MemberRecord& fact) {
   apply(r);
 }
 
+void Membership::Impl::publish_meta() {
+  std::optional<std::string> meta;
+  {
+    std::lock_guard lock(mutex);
+    meta.swap(pending_meta);
+  }
+  if (!meta || leaving || *meta == own().member.meta) return;
+  MemberRecord r = own();
+  r.member.meta = std::move(*meta);
+  r.version = own().version + 1;
+  if (r.version >= kMaxCounter) return;  // cannot happen in practice
+  apply(r);
+  gossip_tick();  // to a few members now rather than at the next tick
+}
+
 void Membership::Impl::after_change(const TableChange& change) {
   const MemberRecord& a = change.after;
   const PeerId id = a.member.id;

@@ -123,6 +123,7 @@ void Membership::Impl::run() {
     }
     last_loop = t;
     accounted = Clock::duration::zero();
+    publish_meta();
     run_timers(t);
     dispatch_events();
 
@@ -246,6 +247,20 @@ MemberState Membership::state_of(PeerId id) const {
   std::lock_guard lock(impl_->mutex);
   const MemberRecord* r = impl_->table.find(id);
   return r ? r->state : MemberState::dead;
+}
+
+void Membership::set_meta(std::string meta) {
+  if (!is_wire_string(meta))
+    throw UserError(fmt::format("membership: metadata '{}' must be at most 255 printable characters without spaces",
+                                meta));
+  std::lock_guard lock(impl_->mutex);
+  impl_->pending_meta = std::move(meta);
+}
+
+std::string Membership::meta_of(PeerId id) const {
+  std::lock_guard lock(impl_->mutex);
+  const MemberRecord* r = impl_->table.find(id);
+  return r ? r->member.meta : std::string();
 }
 
 void Membership::on_change(std::function<void(const MembershipEvent&)> callback) {

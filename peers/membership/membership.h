@@ -13,6 +13,9 @@
 // member exchanges its full state with one random member (anti-entropy). leave() announces
 // a graceful departure: others drop the member at once, without a timeout.
 //
+// Metadata: each member may publish a short text about itself (set_meta; Member::meta), carried
+// with its record — how a peer tells the others that its strategy runs.
+//
 // Views: view() is the set of members currently alive or suspect (suspects still count
 // until declared dead), sorted by id. Its number is a pure function of the member table
 // (the sum over every member ever known of its state version), so every member that knows
@@ -117,6 +120,13 @@ class Membership {
   // Whether `id` is in the current view (alive or suspect).
   bool is_member(PeerId id) const;
   MemberState state_of(PeerId id) const;  // dead for unknown ids
+  // Replaces what this member says of itself (Member::meta: at most 255 printable characters,
+  // no spaces; UserError otherwise). The protocol thread publishes it within its next loop
+  // (tens of milliseconds) as a newer version of this member's record, sent to a few members at
+  // once and spread like every update.
+  void set_meta(std::string meta);
+  // The metadata member `id` published last, as far as this member knows ("" when unknown).
+  std::string meta_of(PeerId id) const;
   // Registers a callback for every event; runs on the membership thread, must not block.
   void on_change(std::function<void(const MembershipEvent&)> callback);
   MembershipStats stats() const;

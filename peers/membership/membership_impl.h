@@ -52,6 +52,7 @@ struct Membership::Impl {
   std::vector<std::function<void(const MembershipEvent&)>> callbacks;
   MembershipStats counters;
   bool joined = false;
+  std::optional<std::string> pending_meta;  // set_meta's, for the protocol thread to publish
   std::atomic<std::uint64_t> incarnation{0};
 
   // --- lifecycle (callers), under `lifecycle`
@@ -110,6 +111,7 @@ struct Membership::Impl {
   std::optional<membership::TableChange> apply(const MemberRecord& fact);
   void after_change(const membership::TableChange& change);
   void expire_suspicions(Clock::time_point now);
+  void publish_meta();
 
   // messages.cpp
   // Fills in our own record, encodes and sends, waiting at most `wait` (send_wait by default).

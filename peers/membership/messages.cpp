@@ -20,6 +20,7 @@ bool Membership::Impl::send(const std::string& to, Message& message, std::option
   message.sender.version = me.version;
   message.sender.state = leaving ? MemberState::left : MemberState::alive;
   message.sender.group = me.member.group;
+  message.sender.meta = me.member.meta;
   SendStatus status = SendStatus::kUnreachable;
   try {
     const std::vector<std::byte> bytes = encode(message);
@@ -73,6 +74,7 @@ void Membership::Impl::handle(const ReceivedMessage& received) {
   sender.member.id = received.sender_id;
   sender.member.address = received.from;
   sender.member.group = m.sender.group;
+  sender.member.meta = m.sender.meta;
   sender.member.incarnation = m.sender.incarnation;
   sender.state = m.sender.state;
   sender.version = m.sender.version;

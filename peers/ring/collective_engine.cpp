@@ -134,11 +134,6 @@ std::optional<ReceivedMessage> RingAllreduce::Engine::classify(ReceivedMessage m
       mark_dead(a->key);
       return std::nullopt;
     }
-    case ring::kGreeting:
-      if (m.sender_id == 0 || !ring::decode_greeting(m.bytes())) return std::nullopt;
-      if (greeted_by.size() < kMaxAddresses) greeted_by.insert(m.sender_id);
-      greet(m.sender_id, m.from);  // a member that started after this one's greeting went out
-      return std::nullopt;
     case ring::kQuery: {
       auto q = ring::decode_query(m.bytes());
       if (q) on_query(m, std::move(*q));
@@ -334,12 +329,6 @@ void RingAllreduce::Engine::send_control(const std::string& to, std::uint16_t ty
   } catch (const UserError&) {
     // An address this transport may not reach (no key, not loopback): nothing to tell it.
   }
-}
-
-void RingAllreduce::Engine::greet(PeerId id, const std::string& address) {
-  if (id == transport.id() || greeted.count(id) || greeted.size() >= kMaxAddresses) return;
-  greeted.insert(id);
-  send_control(address, ring::kGreeting, ring::encode_greeting(), std::chrono::milliseconds(100));
 }
 
 void RingAllreduce::Engine::send_answer(const std::string& to, const ring::Answer& a) {

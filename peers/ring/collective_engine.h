@@ -132,10 +132,6 @@ struct RingAllreduce::Engine {
   std::deque<ReceivedMessage> early_results;  // kResult chunks not yet asked for
   std::vector<PendingQuery> queries;
 
-  // The start-up handshake (RingAllreduce::greet): members this one greeted, members whose
-  // greeting arrived (each bounded by kMaxAddresses).
-  std::unordered_set<PeerId> greeted, greeted_by;
-  void greet(PeerId id, const std::string& address);
 
   std::unordered_map<PeerId, std::string> addresses;  // members' addresses, from views and messages
   static constexpr std::size_t kMaxAddresses = 4096;   // bound on `addresses` (hostile senders)

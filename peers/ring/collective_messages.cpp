@@ -85,9 +85,7 @@ std::vector<std::byte> encode(const Answer& m) {
   return w.take();
 }
 
-std::vector<std::byte> encode_greeting() { return writer().take(); }
 
-bool decode_greeting(std::span<const std::byte> bytes) { return reader(bytes).finished(); }
 
 std::optional<Hello> decode_hello(std::span<const std::byte> bytes) {
   wire::ByteReader r = reader(bytes);

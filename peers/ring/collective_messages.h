@@ -17,9 +17,6 @@
 //            is at a later round, given); also newer_view, the reply to a hello of an attempt
 //            on an older view than the answerer's attempt of the same round
 //   kResult  a chunk of a finished round's result (parameter message): tag = result_tag()
-//   kGreeting "my collective has started" (no fields), at a swarm's start to every member of the
-//            view, and in answer to a greeting from a member not greeted yet
-//            (RingAllreduce::greet, Strategy::wait_until_ready)
 //
 // Bytes are little-endian. Decoding checks every length and returns nullopt for anything
 // malformed (the message is then dropped). Pure functions.
@@ -40,7 +37,8 @@ inline constexpr std::uint16_t kAbort = msg::kCollective.at(2);
 inline constexpr std::uint16_t kQuery = msg::kCollective.at(3);
 inline constexpr std::uint16_t kAnswer = msg::kCollective.at(4);
 inline constexpr std::uint16_t kResult = msg::kCollective.at(5);
-inline constexpr std::uint16_t kGreeting = msg::kCollective.at(6);
+// at(6): the start-up greeting of earlier versions; readiness is membership metadata now
+// (peers/exchange/readiness.h).
 
 struct Hello {
   std::uint64_t key = 0;
@@ -80,12 +78,10 @@ std::vector<std::byte> encode(const Hello& m);
 std::vector<std::byte> encode(const AbortNotice& m);
 std::vector<std::byte> encode(const Query& m);
 std::vector<std::byte> encode(const Answer& m);
-std::vector<std::byte> encode_greeting();
 std::optional<Hello> decode_hello(std::span<const std::byte> bytes);
 std::optional<AbortNotice> decode_abort(std::span<const std::byte> bytes);
 std::optional<Query> decode_query(std::span<const std::byte> bytes);
 std::optional<Answer> decode_answer(std::span<const std::byte> bytes);
-bool decode_greeting(std::span<const std::byte> bytes);
 
 // The members' ids in ring order.
 std::vector<PeerId> member_ids(const RingView& view);

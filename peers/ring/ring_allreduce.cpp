@@ -59,12 +59,6 @@ CollectiveOutcome RingAllreduce::allreduce(std::span<float> data, const Collecti
 
 void RingAllreduce::serve(std::chrono::milliseconds timeout) { engine_->serve(timeout); }
 
-void RingAllreduce::greet(const std::vector<RingMember>& members) {
-  for (const RingMember& m : members) engine_->greet(m.id, m.address);
-}
-
-bool RingAllreduce::greeted_by(PeerId id) const { return engine_->greeted_by.count(id) > 0; }
-
 const RingOptions& RingAllreduce::options() const { return engine_->options; }
 
 std::uint64_t collective_scope(const std::string& name) {

@@ -179,11 +179,6 @@ class RingAllreduce {
   // Answers other members' questions about finished rounds and files early messages; call it
   // between collectives (strategies call it every step). Waits at most `timeout`.
   void serve(std::chrono::milliseconds timeout);
-  // The start-up handshake: greet() tells each of `members` not told before that this member's
-  // collective exists; a member greeted answers with its own greeting once its collective
-  // exists too (while it serves). greeted_by(id): whether id's greeting has arrived.
-  void greet(const std::vector<RingMember>& members);
-  bool greeted_by(PeerId id) const;
 
   const RingOptions& options() const;
   struct Engine;

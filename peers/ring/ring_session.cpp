@@ -4,6 +4,7 @@
 
 #include "foundations/base/error.h"
 #include "peers/exchange/dynamic_weights.h"
+#include "peers/exchange/readiness.h"
 #include "topology/hash_order.h"
 
 namespace chorus {
@@ -36,17 +37,8 @@ RingSession::RingSession(PeerServices& services, const Config& config)
       timeout_(config.timeout) {}
 
 bool RingSession::wait_until_ready(const View& view, std::chrono::milliseconds timeout) {
-  ring_.greet(ring_view(view).members);
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    bool all = true;
-    for (const auto& m : view.members)
-      if (m.id != services_.transport.id() && services_.membership.is_member(m.id) && !ring_.greeted_by(m.id))
-        all = false;
-    if (all) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    ring_.serve(std::chrono::milliseconds(1));
-  }
+  return readiness::wait_until_all_ready(services_.membership, view, services_.transport.id(), timeout,
+                                         [this] { ring_.serve(std::chrono::milliseconds(1)); });
 }
 
 void RingSession::saw_step(std::int64_t step) {

@@ -76,9 +76,9 @@ class RingSession {
   // Answers other members between collectives (every step), or for `for_at_least` when
   // leaving (a member that lost the last round may still ask for its result).
   void serve(std::chrono::milliseconds for_at_least = std::chrono::milliseconds(0)) { ring_.serve(for_at_least); }
-  // Strategy::wait_until_ready for the ring family: greets the members of `view` and serves
-  // until each member still in the membership has greeted back (its strategy exists, so it
-  // takes part in the first collective at the same step), or `timeout`.
+  // Strategy::wait_until_ready for the ring family: serves the ring until each member of `view`
+  // still in the membership runs its strategy (readiness.h: so it takes part in the first
+  // collective at the same step), or `timeout`.
   bool wait_until_ready(const View& view, std::chrono::milliseconds timeout);
 
  private:

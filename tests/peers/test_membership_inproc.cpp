@@ -251,6 +251,40 @@ TEST_CASE("membership in process: a restarted member replaces its old record, be
   check_numbers_only_grow(swarm);
 }
 
+TEST_CASE("membership in process: a member's metadata reaches every member; a restart publishes none until set") {
+  InprocSwarm swarm(kLoopback);
+  start_swarm(swarm, 5);
+  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 5; }, 3s));
+  const PeerId id = swarm.id_of(2);
+  const auto everyone_sees = [&](const std::string& meta) {
+    return eventually([&] {
+      for (std::size_t i : swarm.running_members()) {
+        if (swarm.member(i).meta_of(id) != meta) return false;
+        const View v = swarm.member(i).view();
+        if (v.members[static_cast<std::size_t>(v.index_of(id))].meta != meta) return false;
+      }
+      return true;
+    }, 3s);
+  };
+  CHECK(everyone_sees(""));
+  const auto t0 = Clock::now();
+  swarm.member(2).set_meta("strategy=kavg");
+  CHECK(everyone_sees("strategy=kavg"));
+  MESSAGE("metadata everywhere after " << ms_between(t0, Clock::now()) << " ms");
+  swarm.member(2).set_meta("strategy=kavg;role=x");
+  CHECK(everyone_sees("strategy=kavg;role=x"));
+  CHECK_THROWS_AS(swarm.member(2).set_meta("has space"), UserError);
+  CHECK_THROWS_AS(swarm.member(2).set_meta(std::string(256, 'a')), UserError);
+
+  // A new incarnation says nothing until it says something again.
+  swarm.kill(2);
+  CHECK(swarm.start(2, {InprocSwarm::address_of(0)}));
+  CHECK(everyone_sees(""));
+  swarm.member(2).set_meta("strategy=lsgd");
+  CHECK(everyone_sees("strategy=lsgd"));
+  CHECK(eventually([&] { return swarm.agree(); }, 4s));
+}
+
 TEST_CASE("membership in process: hostile messages are dropped and counted; other layers' messages are left alone") {
   InprocSwarm swarm(kLoopback);
   start_swarm(swarm, 3);

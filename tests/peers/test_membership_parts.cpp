@@ -29,6 +29,7 @@ MemberRecord record(PeerId id, std::uint64_t inc, MemberState state, std::uint64
   r.member.id = id;
   r.member.address = "inproc://m-" + std::to_string(id);
   r.member.group = id % 2 ? "odd" : "";
+  r.member.meta = id % 3 ? "strategy=kavg" : "";
   r.member.incarnation = inc;
   r.state = state;
   r.version = version;
@@ -42,6 +43,7 @@ Message sample(std::uint16_t type) {
   m.sender.incarnation = 1700000000000000ull;
   m.sender.version = 7;
   m.sender.group = "gpu-a";
+  m.sender.meta = "strategy=lsgd";
   if (type == kPing || type == kAck || type == kPingReq) {
     m.sequence = 42;
     m.target = 0x1234567890abcdefull;
@@ -56,7 +58,7 @@ Message sample(std::uint16_t type) {
 
 bool same(const MemberRecord& a, const MemberRecord& b) {
   return a.member.id == b.member.id && a.member.address == b.member.address && a.member.group == b.member.group &&
-         a.member.incarnation == b.member.incarnation && a.state == b.state && a.version == b.version &&
+         a.member.meta == b.member.meta && a.member.incarnation == b.member.incarnation && a.state == b.state && a.version == b.version &&
          a.accuser == b.accuser;
 }
 
@@ -76,6 +78,7 @@ TEST_CASE("membership codec: every message type round-trips") {
     CHECK(d.message->sender.incarnation == m.sender.incarnation);
     CHECK(d.message->sender.version == m.sender.version);
     CHECK(d.message->sender.group == m.sender.group);
+    CHECK(d.message->sender.meta == m.sender.meta);
     CHECK(d.message->sequence == m.sequence);
     CHECK(d.message->target == m.target);
     CHECK(d.message->target_address == m.target_address);
@@ -93,6 +96,7 @@ TEST_CASE("membership codec: the exact bytes of a ping with one record") {
   m.sender.incarnation = 0x0102030405060708ull;
   m.sender.version = 9;
   m.sender.group = "g";
+  m.sender.meta = "m1";
   m.sequence = 0x11;
   m.target = 0x2233;
   MemberRecord r;
@@ -104,11 +108,11 @@ TEST_CASE("membership codec: the exact bytes of a ping with one record") {
   r.member.address = "a";
   m.records.push_back(r);
   const auto expected = chorus_test::hex_bytes(
-      "01"                                        // format
-      "0807060504030201 0900000000000000 00 0167"  // sender: incarnation, version, alive, "g"
-      "1100000000000000 3322000000000000"          // sequence, target
-      "0100"                                      // one record:
-      "4400000000000000 0400000000000000 0500000000000000 01 0600000000000000 0161 00");
+      "02"                                           // format
+      "0807060504030201 0900000000000000 00 0167 026d31"  // sender: incarnation, version, alive, "g", "m1"
+      "1100000000000000 3322000000000000"             // sequence, target
+      "0100"                                         // one record:
+      "4400000000000000 0400000000000000 0500000000000000 01 0600000000000000 0161 00 00");
   CHECK(encode(m) == expected);
   const Decoded d = decode(kPing, span_of(expected));
   REQUIRE_MESSAGE(d.message.has_value(), d.error);
@@ -139,8 +143,10 @@ TEST_CASE("membership codec: illegal field values are refused with a reason") {
     const Decoded d = decode(kPingReq, span_of(b));
     return !d.message.has_value() && !d.error.empty();
   };
-  // Layout: format(1) | inc(8) ver(8) state(1) group(1+5) | seq(8) target(8) addr(1+20) | count(2) | ...
-  CHECK(refused(0, 2));                // another format
+  // Layout: format(1) | inc(8) ver(8) state(1) group(1+5) meta(1+13) | seq(8) target(8) addr(1+20) |
+  // count(2) | ...
+  CHECK(refused(0, 1));                // another format (1: before the metadata)
+  CHECK(refused(0, 3));
   CHECK(refused(8, 0x40));             // sender incarnation >= 2^62
   CHECK(refused(17, 1));               // a sender cannot be suspect
   CHECK(refused(17, 2));               // nor dead
@@ -148,7 +154,9 @@ TEST_CASE("membership codec: illegal field values are refused with a reason") {
   CHECK(refused(19, 0x01));            // non-printable group byte
   CHECK(refused(19, ' '));             // a space in the group
   CHECK(refused(18, 200));             // group longer than the message
-  const std::size_t target = 1 + 8 + 8 + 1 + 6 + 8;
+  CHECK(refused(25, 0x07));            // non-printable metadata byte
+  CHECK(refused(25, ' '));             // a space in the metadata
+  const std::size_t target = 1 + 8 + 8 + 1 + 6 + 14 + 8;
   {
     auto b = base;
     for (std::size_t j = 0; j < 8; ++j) b[target + j] = std::byte{0};
@@ -172,7 +180,7 @@ TEST_CASE("membership codec: illegal field values are refused with a reason") {
   CHECK_FALSE(decode(0x0107, span_of(base)).message.has_value());
   CHECK_FALSE(decode(0x0100, span_of(base)).message.has_value());
   auto sync = encode(sample(kSync));
-  sync[1 + 8 + 8 + 1 + 6] = std::byte{4};
+  sync[1 + 8 + 8 + 1 + 6 + 14] = std::byte{4};
   CHECK_FALSE(decode(kSync, span_of(sync)).message.has_value());
 }
 

@@ -106,7 +106,7 @@ TEST_CASE("the reductions are exact on integers and apply weight and scale") {
 
 TEST_CASE("collective messages have their exact byte layouts") {
   static_assert(kHello == 0x0300 && kChunk == 0x0301 && kAbort == 0x0302 && kQuery == 0x0303 && kAnswer == 0x0304 &&
-                kResult == 0x0305 && kGreeting == 0x0306);
+                kResult == 0x0305);
   using chorus_test::hex_bytes;
   const Hello h{0x0102030405060708ull, 2, 3, 4, {5, 6}, 0x0a0b0c0d};
   const auto hello = hex_bytes(
@@ -140,7 +140,6 @@ TEST_CASE("collective messages have their exact byte layouts") {
   REQUIRE(decode_answer(answer));
   CHECK(decode_answer(answer)->member_set == a.member_set);
   CHECK(decode_answer(answer)->kind == AnswerKind::beyond);
-  CHECK(encode_greeting() == hex_bytes("01"));
 }
 
 TEST_CASE("collective messages round-trip and refuse malformed bytes") {
@@ -168,12 +167,6 @@ TEST_CASE("collective messages round-trip and refuse malformed bytes") {
   CHECK(decode_answer(ab)->answerer_round == 99);
   ab[17] = std::byte{0};  // kind 0 does not exist
   CHECK_FALSE(decode_answer(ab));
-  auto gb = encode_greeting();
-  CHECK(decode_greeting(gb));
-  gb.push_back(std::byte{0});  // a greeting has no fields
-  CHECK_FALSE(decode_greeting(gb));
-  CHECK_FALSE(decode_greeting({}));
-  CHECK_FALSE(decode_greeting(std::vector<std::byte>{std::byte{9}}));  // another layout version
   CHECK(weight_from_bits(weight_bits(2.5)) == 2.5);
   RingView v1{1, {{1, "a"}, {2, "b"}}}, v2{2, {{1, "a"}, {2, "b"}}};
   CHECK(attempt_key(1, 1, v1) != attempt_key(1, 1, v2));
