@@ -1,10 +1,11 @@
+#include "foundations/data/batch_cursor.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 
 #include "foundations/base/error.h"
 #include "foundations/base/portable_rng.h"
-#include "foundations/data/dataset.h"
 
 // Behaviour beyond the header's contract:
 // - An empty shard has no batches: next() returns an empty vector and the position stays

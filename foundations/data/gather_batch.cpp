@@ -1,7 +1,8 @@
+#include "foundations/data/gather_batch.h"
+
 #include <algorithm>
 
 #include "foundations/base/error.h"
-#include "foundations/data/dataset.h"
 
 namespace chorus {
 

@@ -1,3 +1,5 @@
+#include "foundations/data/shard_indices.h"
+
 #include <fmt/format.h>
 
 #include <cstdint>
@@ -5,7 +7,6 @@
 
 #include "foundations/base/error.h"
 #include "foundations/base/portable_rng.h"
-#include "foundations/data/dataset.h"
 
 namespace chorus {
 

@@ -5,11 +5,6 @@
 
 namespace chorus {
 
-Registry<OptimizerRecord>& optimizer_registry() {
-  static Registry<OptimizerRecord> registry("optimizer");
-  return registry;
-}
-
 std::vector<std::string> Optimizer::names() { return optimizer_registry().names(); }
 
 float Optimizer::default_lr(const std::string& name) { return optimizer_registry().get(name).default_lr; }

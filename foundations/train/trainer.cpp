@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "foundations/base/error.h"
+#include "foundations/data/batch_cursor.h"
+#include "foundations/data/gather_batch.h"
+#include "foundations/data/shard_indices.h"
 
 namespace chorus {
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "foundations/backends/backend.h"
+#include "foundations/data/batch_cursor.h"
 #include "foundations/data/dataset.h"
 #include "foundations/models/model.h"
 #include "foundations/optim/lr_schedule.h"

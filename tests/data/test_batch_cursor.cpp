@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "foundations/base/error.h"
+#include "foundations/data/batch_cursor.h"
 #include "foundations/data/dataset.h"
+#include "foundations/data/shard_indices.h"
 
 namespace {
 

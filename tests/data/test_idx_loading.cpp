@@ -13,6 +13,7 @@
 
 #include "foundations/base/error.h"
 #include "foundations/data/dataset.h"
+#include "foundations/data/gather_batch.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -7,7 +7,9 @@
 
 #include "foundations/base/error.h"
 #include "foundations/base/portable_rng.h"
+#include "foundations/data/batch_cursor.h"
 #include "foundations/data/dataset.h"
+#include "foundations/data/shard_indices.h"
 
 TEST_CASE("SplitMix64 matches the reference sequence") {
   // First outputs of the reference SplitMix64 (Vigna, splitmix64.c) seeded with 0.
