@@ -51,13 +51,7 @@ class AdaHessianOptimizer final : public Optimizer {
   void step(float lr, const RecomputeGradients& recompute) override {
     CHORUS_CHECK(std::isfinite(lr) && lr >= 0.0f, "learning rate must be finite and >= 0");
     if (!have_hessian_ || steps_ % config_.hessian_every == 0) refresh_hessian(recompute);
-    AdamHyper h;
-    h.lr = lr;
-    h.beta1 = config_.beta1;
-    h.beta2 = config_.beta2;
-    h.eps = config_.eps;
-    h.weight_decay = config_.weight_decay;
-    h.step = steps_ + 1;
+    const AdamHyper h = adam_hyper(config_, lr, steps_ + 1);
     backend_.adam_step(params_, grads_, slice(2), slice(0), slice(1), n_, h);
     ++steps_;
   }

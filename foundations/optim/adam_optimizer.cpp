@@ -21,13 +21,7 @@ class AdamOptimizer final : public Optimizer {
 
   void step(float lr, const RecomputeGradients& /*recompute: unused*/) override {
     CHORUS_CHECK(std::isfinite(lr) && lr >= 0.0f, "learning rate must be finite and >= 0");
-    AdamHyper h;
-    h.lr = lr;
-    h.beta1 = config_.beta1;
-    h.beta2 = config_.beta2;
-    h.eps = config_.eps;
-    h.weight_decay = config_.weight_decay;
-    h.step = steps_ + 1;
+    const AdamHyper h = adam_hyper(config_, lr, steps_ + 1);
     float* m = state_.data();
     float* v = m + n_;
     backend_.adam_step(params_, grads_, /*hessian=*/nullptr, m, v, n_, h);
@@ -46,4 +40,16 @@ const bool registered = optimizer_registry().add(
      }});
 
 }  // namespace
+
+AdamHyper adam_hyper(const OptimizerConfig& config, float lr, std::int64_t step) {
+  AdamHyper h;
+  h.lr = lr;
+  h.beta1 = config.beta1;
+  h.beta2 = config.beta2;
+  h.eps = config.eps;
+  h.weight_decay = config.weight_decay;
+  h.step = step;
+  return h;
+}
+
 }  // namespace chorus::optim

@@ -31,6 +31,9 @@ Registry<OptimizerRecord>& optimizer_registry();
 namespace optim {
 // Throws UserError naming the optimizer and the first out-of-range hyper-parameter.
 void check_optimizer_config(const OptimizerConfig& config);
+// The hyper-parameters of an Adam update (Adam's own, AdaHessian's) at optimizer step `step`
+// (1-based) with learning rate `lr`.
+AdamHyper adam_hyper(const OptimizerConfig& config, float lr, std::int64_t step);
 }  // namespace optim
 
 }  // namespace chorus

@@ -107,20 +107,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
   }
 
   bool exchange(std::int64_t step, std::span<float> params) override {
-    const std::uint64_t round = clock_.next();
-    const View v = view();
-    std::optional<PeerId> partner_id;
-    if (v.index_of(self_id()) >= 0 && v.size() > 1) partner_id = partner(*graph_, v, self_id(), round);
-    const Member* partner = partner_id ? find_member(v, *partner_id) : nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      processed_ = round;
-      publish_locked(round, params);
-      // Answered early: this round's exchange with the partner is done already.
-      if (partner && answered_.erase({partner->id, round})) partner = nullptr;
-      if (partner) active_.insert({partner->id, round});
-      refuse_stale_locked(round, partner ? partner->id : 0);
-    }
+    const auto [round, partner] = take_round(params, /*exchanging=*/true);
     if (!partner) return false;
     const PeerId pid = partner->id;
     const std::string addr = partner->address;
@@ -132,19 +119,7 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
   bool skip(std::int64_t, std::span<float> params) override {
     // Take the round without exchanging, and tell this round's partner not to wait (unless
     // this peer answered its offer early: then that exchange is done).
-    const std::uint64_t round = clock_.next();
-    const View v = view();
-    std::optional<PeerId> partner_id;
-    if (v.index_of(self_id()) >= 0 && v.size() > 1) partner_id = partner(*graph_, v, self_id(), round);
-    const Member* partner = partner_id ? find_member(v, *partner_id) : nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      processed_ = round;
-      publish_locked(round, params);
-      if (partner && answered_.erase({partner->id, round})) partner = nullptr;
-      refuse_stale_locked(round, 0);
-      ++skipped_;
-    }
+    const auto [round, partner] = take_round(params, /*exchanging=*/false);
     if (partner) {
       const std::string to = partner->address;
       channel().post([this, to, round] { refuse(to, round); });
@@ -245,6 +220,33 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
     LetterHead h = head(kElasticNack, round);
     h.nack.clock = clock_.current();
     channel().send(to, h, {}, std::chrono::milliseconds(200));
+  }
+
+  // Takes the next exchange round at an exchange point: this round's partner from the topology
+  // (none when this peer sits the round out, or when an early answer already did the round's
+  // exchange with it), with the round marked processed, the published snapshot brought up to
+  // date and offers for other rounds refused. `exchanging`: whether this peer exchanges in the
+  // round, or skips it.
+  struct Round {
+    std::uint64_t number = 0;
+    std::optional<Member> partner;
+  };
+  Round take_round(std::span<const float> params, bool exchanging) {
+    Round r{clock_.next(), std::nullopt};
+    const View v = view();
+    std::optional<PeerId> partner_id;
+    if (v.index_of(self_id()) >= 0 && v.size() > 1) partner_id = partner(*graph_, v, self_id(), r.number);
+    const Member* partner = partner_id ? find_member(v, *partner_id) : nullptr;
+    std::lock_guard lock(mutex_);
+    processed_ = r.number;
+    publish_locked(r.number, params);
+    // Answered early: this round's exchange with the partner is done already.
+    if (partner && answered_.erase({partner->id, r.number})) partner = nullptr;
+    if (partner && exchanging) active_.insert({partner->id, r.number});
+    refuse_stale_locked(r.number, partner && exchanging ? partner->id : 0);
+    if (!exchanging) ++skipped_;
+    if (partner) r.partner = *partner;
+    return r;
   }
 
   // Refuses kept offers this peer will never use: rounds it has passed, and this round's

@@ -114,6 +114,35 @@ void zero_row_edges(float* __restrict block, int out_width, int oh_lo, int oh_hi
   }
 }
 
+// One kernel tap (c, ki, kj) of a convolution: its row of the column matrix and the outputs
+// [oh_lo, oh_hi) x [ow_lo, ow_hi) whose input pixel lies inside the image.
+struct Tap {
+  int c = 0, ki = 0, kj = 0;
+  std::size_t row = 0;
+  int oh_lo = 0, oh_hi = 0, ow_lo = 0, ow_hi = 0;
+  bool empty() const { return oh_lo == oh_hi || ow_lo == ow_hi; }
+  // With stride 1 and outputs as wide as the inputs: the constant offset from an output's flat
+  // index (oh * W + ow) to its input pixel's.
+  std::ptrdiff_t flat_shift(const ConvGeometry& g) const {
+    return static_cast<std::ptrdiff_t>(ki - g.pad) * g.width + (kj - g.pad);
+  }
+};
+
+// Calls fn(tap) for every tap, in the order of the column matrix's rows.
+template <typename Fn>
+void for_each_tap(const ConvGeometry& g, Fn&& fn) {
+  Tap t;
+  for (t.c = 0; t.c < g.channels; ++t.c)
+    for (t.ki = 0; t.ki < g.kernel; ++t.ki) {
+      g.valid_range(t.ki, g.height, g.out_height, t.oh_lo, t.oh_hi);
+      for (t.kj = 0; t.kj < g.kernel; ++t.kj) {
+        g.valid_range(t.kj, g.width, g.out_width, t.ow_lo, t.ow_hi);
+        t.row = (static_cast<std::size_t>(t.c) * g.kernel + t.ki) * g.kernel + t.kj;
+        fn(static_cast<const Tap&>(t));
+      }
+    }
+}
+
 // col(patch, images*OH*OW): row (c, ki, kj), column (n, oh, ow) = x[n][c][ih][iw] or 0
 // outside the image, with ih = oh*stride - pad + ki, iw = ow*stride - pad + kj.
 //
@@ -125,49 +154,36 @@ void im2col(const float* __restrict x, int images, const ConvGeometry& g, float*
   const std::size_t row_len = static_cast<std::size_t>(images) * g.out_plane;
   const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
   const bool flat = g.stride == 1 && g.out_width == g.width;
-  for (int c = 0; c < g.channels; ++c) {
-    for (int ki = 0; ki < g.kernel; ++ki) {
-      int oh_lo, oh_hi;
-      g.valid_range(ki, g.height, g.out_height, oh_lo, oh_hi);
-      for (int kj = 0; kj < g.kernel; ++kj) {
-        int ow_lo, ow_hi;
-        g.valid_range(kj, g.width, g.out_width, ow_lo, ow_hi);
-        const std::size_t row = (static_cast<std::size_t>(c) * g.kernel + ki) * g.kernel + kj;
-        const bool empty = oh_lo == oh_hi || ow_lo == ow_hi;
-        const std::size_t rows_before = static_cast<std::size_t>(oh_lo) * g.out_width;
-        const std::size_t rows_from = static_cast<std::size_t>(oh_hi) * g.out_width;
-        for (int n = 0; n < images; ++n) {
-          const float* __restrict plane = x + n * g.in_image + c * in_plane;
-          float* __restrict out = col + row * row_len + n * g.out_plane;
-          if (empty) {
-            std::fill(out, out + g.out_plane, 0.0f);
-            continue;
-          }
-          std::fill(out, out + rows_before, 0.0f);
-          std::fill(out + rows_from, out + g.out_plane, 0.0f);
-          if (flat) {
-            const std::ptrdiff_t shift =
-                static_cast<std::ptrdiff_t>(ki - g.pad) * g.width + (kj - g.pad);
-            const std::size_t first = rows_before + ow_lo;
-            const std::size_t last = rows_from - g.out_width + ow_hi;  // exclusive
-            const float* __restrict src = plane + (static_cast<std::ptrdiff_t>(first) + shift);
-            std::copy(src, src + (last - first), out + first);
-            zero_row_edges(out, g.out_width, oh_lo, oh_hi, ow_lo, ow_hi);
-            continue;
-          }
-          for (int oh = oh_lo; oh < oh_hi; ++oh) {
-            float* __restrict dst = out + static_cast<std::size_t>(oh) * g.out_width;
-            const float* __restrict src =
-                plane + static_cast<std::size_t>(oh * g.stride - g.pad + ki) * g.width +
-                (ow_lo * g.stride - g.pad + kj);
-            for (int ow = 0; ow < ow_lo; ++ow) dst[ow] = 0.0f;
-            for (int t = 0; t < ow_hi - ow_lo; ++t) dst[ow_lo + t] = src[t * g.stride];
-            for (int ow = ow_hi; ow < g.out_width; ++ow) dst[ow] = 0.0f;
-          }
-        }
+  for_each_tap(g, [&](const Tap& t) {
+    const std::size_t rows_before = static_cast<std::size_t>(t.oh_lo) * g.out_width;
+    const std::size_t rows_from = static_cast<std::size_t>(t.oh_hi) * g.out_width;
+    for (int n = 0; n < images; ++n) {
+      const float* __restrict plane = x + n * g.in_image + t.c * in_plane;
+      float* __restrict out = col + t.row * row_len + n * g.out_plane;
+      if (t.empty()) {
+        std::fill(out, out + g.out_plane, 0.0f);
+        continue;
+      }
+      std::fill(out, out + rows_before, 0.0f);
+      std::fill(out + rows_from, out + g.out_plane, 0.0f);
+      if (flat) {
+        const std::size_t first = rows_before + t.ow_lo;
+        const std::size_t last = rows_from - g.out_width + t.ow_hi;  // exclusive
+        const float* __restrict src = plane + (static_cast<std::ptrdiff_t>(first) + t.flat_shift(g));
+        std::copy(src, src + (last - first), out + first);
+        zero_row_edges(out, g.out_width, t.oh_lo, t.oh_hi, t.ow_lo, t.ow_hi);
+        continue;
+      }
+      for (int oh = t.oh_lo; oh < t.oh_hi; ++oh) {
+        float* __restrict dst = out + static_cast<std::size_t>(oh) * g.out_width;
+        const float* __restrict src = plane + static_cast<std::size_t>(oh * g.stride - g.pad + t.ki) * g.width +
+                                      (t.ow_lo * g.stride - g.pad + t.kj);
+        for (int ow = 0; ow < t.ow_lo; ++ow) dst[ow] = 0.0f;
+        for (int k = 0; k < t.ow_hi - t.ow_lo; ++k) dst[t.ow_lo + k] = src[k * g.stride];
+        for (int ow = t.ow_hi; ow < g.out_width; ++ow) dst[ow] = 0.0f;
       }
     }
-  }
+  });
 }
 
 // The adjoint of im2col: dx (images, C, H, W) = sum of the columns' entries over the pixels
@@ -178,41 +194,28 @@ void col2im(float* __restrict col, int images, const ConvGeometry& g, float* __r
   const std::size_t row_len = static_cast<std::size_t>(images) * g.out_plane;
   const std::size_t in_plane = static_cast<std::size_t>(g.height) * g.width;
   const bool flat = g.stride == 1 && g.out_width == g.width;
-  for (int c = 0; c < g.channels; ++c) {
-    for (int ki = 0; ki < g.kernel; ++ki) {
-      int oh_lo, oh_hi;
-      g.valid_range(ki, g.height, g.out_height, oh_lo, oh_hi);
-      for (int kj = 0; kj < g.kernel; ++kj) {
-        int ow_lo, ow_hi;
-        g.valid_range(kj, g.width, g.out_width, ow_lo, ow_hi);
-        if (oh_lo == oh_hi || ow_lo == ow_hi) continue;
-        const std::size_t row = (static_cast<std::size_t>(c) * g.kernel + ki) * g.kernel + kj;
-        for (int n = 0; n < images; ++n) {
-          float* __restrict plane = dx + n * g.in_image + c * in_plane;
-          float* __restrict in = col + row * row_len + n * g.out_plane;
-          if (flat) {
-            const std::ptrdiff_t shift =
-                static_cast<std::ptrdiff_t>(ki - g.pad) * g.width + (kj - g.pad);
-            const std::size_t first = static_cast<std::size_t>(oh_lo) * g.out_width + ow_lo;
-            const std::size_t last = static_cast<std::size_t>(oh_hi - 1) * g.out_width + ow_hi;
-            zero_row_edges(in, g.out_width, oh_lo, oh_hi, ow_lo, ow_hi);
-            float* __restrict dst = plane + (static_cast<std::ptrdiff_t>(first) + shift);
-            const float* __restrict src = in + first;
-            for (std::size_t t = 0; t < last - first; ++t) dst[t] += src[t];
-            continue;
-          }
-          for (int oh = oh_lo; oh < oh_hi; ++oh) {
-            const float* __restrict src = in + static_cast<std::size_t>(oh) * g.out_width;
-            float* __restrict dst =
-                plane + static_cast<std::size_t>(oh * g.stride - g.pad + ki) * g.width;
-            for (int ow = ow_lo, iw = ow_lo * g.stride - g.pad + kj; ow < ow_hi;
-                 ++ow, iw += g.stride)
-              dst[iw] += src[ow];
-          }
-        }
+  for_each_tap(g, [&](const Tap& t) {
+    if (t.empty()) return;
+    for (int n = 0; n < images; ++n) {
+      float* __restrict plane = dx + n * g.in_image + t.c * in_plane;
+      float* __restrict in = col + t.row * row_len + n * g.out_plane;
+      if (flat) {
+        const std::size_t first = static_cast<std::size_t>(t.oh_lo) * g.out_width + t.ow_lo;
+        const std::size_t last = static_cast<std::size_t>(t.oh_hi - 1) * g.out_width + t.ow_hi;
+        zero_row_edges(in, g.out_width, t.oh_lo, t.oh_hi, t.ow_lo, t.ow_hi);
+        float* __restrict dst = plane + (static_cast<std::ptrdiff_t>(first) + t.flat_shift(g));
+        const float* __restrict src = in + first;
+        for (std::size_t k = 0; k < last - first; ++k) dst[k] += src[k];
+        continue;
+      }
+      for (int oh = t.oh_lo; oh < t.oh_hi; ++oh) {
+        const float* __restrict src = in + static_cast<std::size_t>(oh) * g.out_width;
+        float* __restrict dst = plane + static_cast<std::size_t>(oh * g.stride - g.pad + t.ki) * g.width;
+        for (int ow = t.ow_lo, iw = t.ow_lo * g.stride - g.pad + t.kj; ow < t.ow_hi; ++ow, iw += g.stride)
+          dst[iw] += src[ow];
       }
     }
-  }
+  });
 }
 
 // y (images, OC, OH*OW) = act(result + bias), result in channel-major order

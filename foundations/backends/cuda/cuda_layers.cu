@@ -261,6 +261,23 @@ ConvDims conv_dims(const ConvShape& s) {
                   s.stride,      s.pad,           s.out_height(), s.out_width()};
 }
 
+// The sizes a convolution's kernels and GEMMs use, derived once from its shape.
+struct ConvSizes {
+  explicit ConvSizes(const ConvShape& s)
+      : d(conv_dims(s)),
+        plane(d.out_height * d.out_width),
+        patch(d.channels * d.kernel * d.kernel),
+        oc(s.out_channels),
+        in_image(static_cast<std::size_t>(d.channels) * d.height * d.width),
+        out_image(static_cast<std::size_t>(oc) * plane) {}
+  ConvDims d;
+  int plane;              // output pixels per channel
+  int patch;              // rows of the column matrix: C * K * K
+  int oc;                 // output channels
+  std::size_t in_image;   // floats of one input image
+  std::size_t out_image;  // floats of one output image
+};
+
 }  // namespace
 
 void CudaBackend::linear_forward(const float* x, const float* w, const float* bias, float* y,
@@ -293,12 +310,8 @@ void CudaBackend::linear_backward(const float* x, const float* w, const float* y
 void CudaBackend::conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                                  const ConvShape& shape, Activation act, float* workspace) {
   check_conv(shape, workspace);
-  const ConvDims d = conv_dims(shape);
-  const int plane = d.out_height * d.out_width;
-  const int patch = d.channels * d.kernel * d.kernel;
-  const int oc = shape.out_channels;
-  const std::size_t in_image = static_cast<std::size_t>(d.channels) * d.height * d.width;
-  const std::size_t out_image = static_cast<std::size_t>(oc) * plane;
+  const ConvSizes z(shape);
+  const auto& [d, plane, patch, oc, in_image, out_image] = z;
   const std::size_t image_cols = static_cast<std::size_t>(patch) * plane;
   const int chunk = static_cast<int>(
       std::min<std::size_t>(shape.batch, shape.workspace_floats() / image_cols));
@@ -327,12 +340,8 @@ void CudaBackend::conv2d_backward(const float* x, const float* w, const float* y
                                   float* dx, float* dw, float* db, const ConvShape& shape,
                                   Activation act, float* workspace) {
   check_conv(shape, workspace);
-  const ConvDims d = conv_dims(shape);
-  const int plane = d.out_height * d.out_width;
-  const int patch = d.channels * d.kernel * d.kernel;
-  const int oc = shape.out_channels;
-  const std::size_t in_image = static_cast<std::size_t>(d.channels) * d.height * d.width;
-  const std::size_t out_image = static_cast<std::size_t>(oc) * plane;
+  const ConvSizes z(shape);
+  const auto& [d, plane, patch, oc, in_image, out_image] = z;
   const bool relu = act == Activation::relu;
 
   if (relu || db) {
