@@ -124,6 +124,9 @@ std::unique_ptr<Backend> make_cpu_backend();
 // unknown names.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
+// Throws the UserError make_backend(name) would, without making the backend (before any work).
+void check_backend(const std::string& name);
+
 // Whether this build has the CUDA backend compiled in, and whether a device is usable now.
 bool cuda_compiled();
 bool cuda_device_available();

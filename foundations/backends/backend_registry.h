@@ -16,6 +16,8 @@ struct BackendRecord {
   int order = 0;
   // Throws UserError when the backend cannot run here (no GPU, not compiled in).
   std::function<std::unique_ptr<Backend>()> make;
+  // Throws the UserError make() would, without making a backend; none: it always can.
+  std::function<void()> check;
 };
 
 Registry<BackendRecord>& backend_registry();

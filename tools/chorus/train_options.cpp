@@ -86,6 +86,7 @@ void add_train_options(CLI::App& app, TrainOptions& o) {
 
 void check_train_options(const TrainOptions& o) {
   const TrainConfig& c = o.config;
+  check_backend(c.backend);
   Optimizer::check(c.optimizer);
   LrSchedule schedule;  // the trainer's, with the lengths that only the data fixes set to 1
   schedule.base_lr = c.lr > 0 ? c.lr : Optimizer::default_lr(c.optimizer.name);

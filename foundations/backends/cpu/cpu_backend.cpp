@@ -77,7 +77,7 @@ void CpuBackend::axpby(float a, const float* x, float b, float* y, std::size_t n
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 namespace {
-const bool registered = backend_registry().add({"cpu", "Eigen on this machine's cores", 10, make_cpu_backend});
+const bool registered = backend_registry().add({"cpu", "Eigen on this machine's cores", 10, make_cpu_backend, {}});
 }  // namespace
 
 }  // namespace chorus
