@@ -1,5 +1,5 @@
 // The file graph: a user-given undirected edge list of member addresses, with the ring
-// fallback for members it leaves without a neighbour (see topology.h).
+// fallback for members it leaves without a neighbour (see graph.h).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 

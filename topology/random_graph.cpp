@@ -1,5 +1,5 @@
 // The random graph: per round, the union of k random matchings drawn from the round's seed
-// (see topology.h).
+// (see graph.h).
 #include <algorithm>
 #include <utility>
 

@@ -27,7 +27,8 @@
 // number of rounds, from round 0, until every member's value has reached every member
 // (flooding_rounds), which is the diameter for a static graph.
 //
-// Pure functions; the dense eigen-solve is O(N^3) (about a second for N = 1024).
+// Pure functions; the dense eigen-solve is O(N^3) and dominates for large N (docs/topology.md
+// has timings).
 #include <Eigen/Dense>
 #include <cstddef>
 #include <cstdint>

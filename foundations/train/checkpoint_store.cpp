@@ -1,4 +1,4 @@
-// CheckpointStore and write_file_atomically (see checkpoint.h).
+// CheckpointStore and write_file_atomically (see checkpoint_store.h).
 //
 // A file is replaced atomically by writing "<name>.tmp-XXXXXX" (mkstemp) in the same directory,
 // fsyncing it, renaming it over <name> and fsyncing the directory, so the rename itself is

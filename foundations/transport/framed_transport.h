@@ -8,14 +8,14 @@
 // (TransportConfig::receive_queue*); receive() takes the first queued message in its type
 // range. The puller never waits for receive() callers: when the queue is full, the new message
 // is dropped and counted (kQueueFull). That is what keeps memory bounded and the link's own
-// buffers draining whatever remote peers do (see zmq_link.cpp for why that matters).
+// buffers draining whatever remote peers do (see zmq_transport.cpp for why that matters).
 //
 // Who pulls: a receive() caller that finds nothing queued for it and nobody pulling pulls
 // itself, so the message it waits for goes from the link to it on its own thread, opened
 // there while the bytes are about to be used, with no hand-over between threads (what it pulls
 // for other type ranges it queues for them). The transport's own thread pulls whenever no
 // caller has for a short grace period (kCallerGrace, a few ms), so frames are opened and
-// queued whether or not anyone is in receive(), as before; a caller that arrives while it
+// queued whether or not anyone is in receive(); a caller that arrives while it
 // pulls interrupts it and takes over. A caller that pulled the message it wanted returns
 // without handing the link on (it is usually back for the next one within the grace period).
 #include <atomic>

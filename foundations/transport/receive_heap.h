@@ -7,8 +7,8 @@
 // With glibc's defaults a block freed by another thread than the one that allocated it (ZeroMQ's
 // I/O thread allocates, the transport's or the caller's thread frees) regularly leaves more free
 // memory at the top of the I/O thread's heap than the trim threshold, which is then returned to
-// the kernel (madvise) and faulted in again for the next chunks: measured, a quarter of the pages
-// of an encrypted 16 MiB stream faulted, and throughput dropped by a third.
+// the kernel (madvise) and faulted in again for the next chunks, at a large cost in throughput
+// (docs/transport.md, "Benchmark", has the measurements).
 //
 // Process-wide and once per process (the first ZeroMQ transport calls it): blocks up to
 // `largest_block` bytes (at least 32 MiB) are served from the heap, not mmap, and the heap

@@ -1,4 +1,4 @@
-// OverlappedMerge (overlap.h): one merge thread per instance, started on construction when the
+// OverlappedMerge (overlapped_merge.h): one merge thread per instance, started on construction when the
 // staleness bound is >= 0.
 #include <algorithm>
 #include <chrono>

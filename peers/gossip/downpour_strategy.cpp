@@ -14,6 +14,8 @@
 // inline; the store shards live on the channel thread. Waits are bounded by
 // ExchangeTimings::exchange_timeout and skip an owner as soon as it leaves the view. finish() hands
 // every held shard to its next owners.
+//
+// Design notes and measurements: docs/gossip.md, "downpour".
 #include "foundations/base/error.h"
 #include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"

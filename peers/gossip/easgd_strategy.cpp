@@ -14,6 +14,8 @@
 // --overlap S >= 0 (x ← x̄ + (x − s)), else inline; the center shards live on the channel
 // thread (ShardedStore). Waits are bounded by ExchangeTimings::exchange_timeout and skip an owner as
 // soon as it leaves the view. finish() hands every held shard to its next owners.
+//
+// Design notes and measurements: docs/gossip.md, "easgd".
 #include "foundations/base/error.h"
 #include "peers/exchange/strategy_registry.h"
 #include "peers/gossip/peer_exchange.h"

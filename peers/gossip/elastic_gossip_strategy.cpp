@@ -10,35 +10,24 @@
 // Protocol: one round trip. At round r a peer sends its snapshot (kElasticOffer, round r) to
 // its partner and waits for the partner's offer for round r; each side applies d when it has
 // both. Offers that arrive early are kept until their round; an offer for a round the receiver
-// has passed, or from a peer that is not its partner for that round (views differed), is
-// refused (kElasticNack) so the sender stops waiting and applies nothing — a pair either both
-// apply d or neither does. A wait that runs out (the partner is alive but slow) leaves the
-// exchange pending: the partner's offer, when it comes, is applied as a correction at the next
-// step; a pending exchange is dropped when the partner leaves the view. Rounds follow
-// RoundClock, so a peer that fell behind joins the others' round.
-//
-// Early replies (--overlap S >= 1). Round-matched offers make the peer that reaches a round
-// first wait until its partner's training thread gets there too: on a machine with fewer cores
-// than peers that is a scheduler time slice, far more than the exchange itself. So with S >= 1
-// an offer for a round this peer has not reached yet, from the partner that round gives it, is
-// answered at once from the channel thread (kElasticReply) with this peer's published snapshot
-// (its parameters at its latest exchange point plus every exchange applied since), and the
-// pair's d is computed from those two snapshots: the sender applies it as its merge, this peer
-// as a correction at its next step, and this peer skips that round when it gets there. The sum
-// is preserved as before (both apply the same d); what changes is only that one side's
-// snapshot lacks the local steps since its last exchange point (the rounds it is behind), the
-// same kind of staleness S already admits. Rounds at most kEarlyRoundsAhead round-clock jumps
-// ahead are answered. S = 0 and
-// synchronous runs keep round-matched offers, so S = 0 still gives the synchronous result bit
-// for bit. Crossing offers (both sides started the round) are the symmetric exchange above; a
-// reply is never answered.
+// has passed, or from a peer that is not its partner for that round, is refused
+// (kElasticNack): a pair either both apply d or neither does. A wait that runs out leaves the
+// exchange pending (the partner's offer, when it comes, is applied as a correction at the next
+// step) until the partner leaves the view. Rounds follow RoundClock.
+// Early replies (--overlap S >= 1 only): an offer for a round this peer has not reached, from
+// that round's partner and at most kEarlyRoundsAhead round-clock jumps ahead, is answered at
+// once from the channel thread (kElasticReply) with the published snapshot; the sender applies
+// the pair's d as its merge, this peer as a correction at its next step, and this peer skips
+// that round when it gets there. A reply is never answered.
 //
 // Threading: exchange() and due() on the training thread; the pair exchange on the merge
 // thread with --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still
 // runs is skipped and that round's partner refused), else inline; offers and refusals are
 // handled on the channel thread (never waiting on training). State shared between them is
-// under mutex_. Every wait is bounded by ExchangeTimings::exchange_timeout and gives up as soon as the
-// partner leaves the view.
+// under mutex_. Every wait is bounded by ExchangeTimings::exchange_timeout and gives up as soon
+// as the partner leaves the view.
+//
+// Why early replies keep the sum and S = 0 bit-exact: docs/gossip.md, "Early answers".
 #include <limits>
 #include <map>
 #include <set>

@@ -1,53 +1,38 @@
 // `gossip` (Gossiping SGD): every τ steps (--tau 1: after every local step) each peer mixes its
 // parameters with its neighbours' in the topology graph of that round (--graph).
 //
-// --gossip pull  Pull-gossip averaging: x_i ← Σ_j W_ij x_j over i and the members that send to
-//                i this round, with W the graph's mixing matrix (topology_metrics.h: Metropolis
-//                weights, 1/(1+in-degree) on the directed exponential graph, where each peer
-//                averages with exactly one other: x_i ← (x_i + x_j)/2). All peers use their
-//                round-r values, so r rounds apply W^r exactly and the spread shrinks at the rate
-//                the graph's SLEM predicts. Each peer sends its round-r snapshot to the members
-//                that pull from it (saving the request leg of a pull) and waits, bounded, for
-//                its own in-neighbours; a neighbour that leaves the view or does not answer in
-//                time is left out, its weight staying on this peer's own value (the row still
-//                sums to 1, and an edge left out on both sides -- a skipped round, a value
-//                refused as late -- keeps the sum of all parameters); a value arriving too late
-//                is refused. With --dynamic-weights each W_ij is scaled by the sender's currency
-//                (dynamic_weights.h) and the row renormalized.
-// --gossip push  Push-sum: each peer holds (x, w) with its parameters the estimate z = x/w.
-//                Every round it sends half of (x, w) to one out-neighbour (picked by the round's
-//                seed), keeps half, and adds every share received since its last round; Σx and
-//                Σw are preserved, so z converges to the exact average. Nothing waits: shares
-//                are absorbed whenever they have arrived (so --overlap has nothing to hide
-//                and is ignored). Shares go only to peers that have started their strategy
-//                (readiness.h). With --dynamic-weights a received share is scaled by its sender's
-//                currency (then mass is no longer preserved).
+// --gossip pull  x_i ← Σ_j W_ij x_j over i and the members that send to i this round, W the
+//                graph's mixing matrix (topology_metrics.h: Metropolis weights; on the directed
+//                exponential graph x_i ← (x_i + x_j)/2), every peer using its round-r value.
+//                Each peer sends its round-r snapshot to the members that pull from it and
+//                waits, bounded, for its own in-neighbours; a neighbour that leaves the view or
+//                does not answer in time is left out, its weight staying on this peer's own
+//                value; a value arriving too late is refused. With --dynamic-weights each W_ij
+//                is scaled by the sender's currency (dynamic_weights.h), the row renormalized.
+// --gossip push  Push-sum: each peer holds (x, w), its parameters the estimate z = x/w. Every
+//                round it sends half of (x, w) to one out-neighbour (picked by the round's
+//                seed), keeps half, and adds every share received since its last round. Nothing
+//                waits (so --overlap is ignored). Shares go only to peers that have started
+//                their strategy (readiness.h). With --dynamic-weights a received share is scaled
+//                by its sender's currency.
 //
 // A value for a round this peer has passed (or skipped) is answered with an empty value of
 // that round, so its sender stops waiting for this peer and averages without it.
-//
-// Early answers (pull, --overlap S >= 1, edges that go both ways that round). Round-matched
-// values make the peer that reaches a round first wait until its neighbours' training threads
-// get there too: on a machine with fewer cores than peers, a scheduler time slice. So with
-// S >= 1 a peer that receives a neighbour's value for a round it has not reached answers at
-// once from its channel thread with its published snapshot v (its parameters at its latest
-// exchange point plus every average applied since), and that edge of the round becomes a pair
-// exchange like elastic gossip's: the neighbour averages with v, this peer adds w (x_i − v)
-// now (w = the edge's weight, the same both ways for the symmetric graphs' Metropolis
-// weights), and at the round it neither sends that neighbour its value again nor takes one
-// from it. The sum of all parameters is preserved as in a round-matched round, whatever each
-// side does later (even if this peer skips or jumps over that round). Only v lacks this peer's
-// local steps since its last exchange point. Rounds at most kEarlyRoundsAhead round-clock
-// jumps ahead are answered. With --dynamic-weights this peer's half is scaled by the sender's
-// currency (the sum is then not preserved, as with dynamic weights anywhere). S = 0 and synchronous runs keep
-// round-matched values (S = 0 gives the synchronous result bit for bit); directed graphs too
-// (their edges go one way).
+// Early answers (pull, --overlap S >= 1, an edge that goes both ways that round, a round at
+// most kEarlyRoundsAhead round-clock jumps ahead): a neighbour's value for a round this peer
+// has not reached is answered at once from the channel thread with the published snapshot v;
+// the neighbour averages with v, this peer adds w (x_i − v) now (w the edge's weight, scaled by
+// the sender's currency with --dynamic-weights), and at the round it neither sends that
+// neighbour its value nor takes one from it.
 //
 // Threading: exchange() on the training thread; a pull round runs on the merge thread with
 // --overlap S >= 0 (x ← x̄ + (x − s); an exchange point reached while one still runs is
 // skipped, its value still sent to those who pull from this peer), else inline; received
 // values and shares are filed by the channel thread under mutex_. Waits are bounded by
 // ExchangeTimings::exchange_timeout and skip a neighbour as soon as it leaves the view.
+//
+// Why edges left out and early answers keep the sum of all parameters: docs/gossip.md, "gossip"
+// and "Early answers".
 #include <Eigen/Dense>
 #include <cmath>
 #include <set>

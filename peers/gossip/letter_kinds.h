@@ -6,8 +6,8 @@
 namespace chorus::gossip {
 
 enum Kind : std::uint16_t {
-  // 3: the start-up greeting of earlier versions; readiness is membership metadata now
-  // (peers/exchange/readiness.h).
+  // 3 is reserved (it named the start-up greeting; readiness is membership metadata:
+  // peers/exchange/readiness.h), so that no other letter takes its value.
   // elastic-gossip: a peer's parameters for one exchange round; a refusal of that round; the
   // answer to an offer that arrived before the receiver reached its round (overlapped runs).
   kElasticOffer = 1,

@@ -6,33 +6,25 @@
 //     x_i ← x_i − λ_l (x_i − x_{l_g}) − λ_G (x_i − x_L)
 // (a group leader that is not L pulls only towards L with λ_G; L is not pulled).
 // With --dynamic-weights the pull towards a leader is scaled by min(1, c_leader / c_self)
-// (currencies from steps behind and steps since restart), so a leader that is stale next to
-// the puller pulls it less.
+// (currencies from steps behind and steps since restart).
 //
-// Leader election (leader_board.h): the loss is an exponential moving average (β = 0.5) of the
-// model's training loss. Every τ steps a peer broadcasts a report (round e, loss, step,
-// incarnation) to the view and adopts the ranking of round e−2 once it is complete (every
-// started member of the view reported; those reports were sent 2τ steps ago, so normally they
-// are all here — only a report known to exist but not yet arrived is waited for, briefly);
-// until then the previous ranking stays — or, when reports take longer than that to arrive
-// (a slow network), the newest complete round among those kept replaces it. The leader is the
-// first ranked member in the current view.
-// When the leader dies every peer moves to the next-lowest as soon as membership drops it, and
-// for one view all peers name the same leader.
-//
-// Leader fetch: every peer publishes a copy of its parameters at each of its exchange points
-// (anyone may be the leader); a fetch (kLeaderFetch) is answered at once from that copy by the
-// channel thread, so the leader never stops training to serve it. A fetch names the copy the
-// fetcher pulled towards last; when the leader has not published a newer one, it answers with no
-// values and nobody is pulled (a stalled leader does not draw the others back onto one point).
-//
-// Defaults τ 1, λ 0.15 (default_tau): 4 peers, mlp, 5 epochs: 0.876-0.880 against 0.872-0.876 at
-// τ 4, λ 0.1 (docs/gossip.md); τ 4 fetches a quarter as often, for networks where bytes count.
+// Protocol. Election (leader_board.h): every τ steps a peer broadcasts a loss report (round e,
+// its loss as a moving average, step, incarnation) and adopts the ranking of round e−2 once
+// every started member of the view has reported it (a report known to be on its way is waited
+// for, briefly); until then the previous ranking stays, or on a slow network the newest
+// complete round kept. The leader is the first ranked member in the current view, so when it
+// dies every peer moves to the next-lowest as soon as membership drops it. Fetch: every peer
+// publishes a copy of its parameters at each exchange point; a fetch (kLeaderFetch) is
+// answered at once from that copy by the channel thread, or with no values when the fetcher
+// has pulled towards that copy already.
 //
 // Threading: on_step/exchange on the training thread; the election wait, fetches and pull
 // run on the merge thread with --overlap S >= 0 (x ← x̄ + (x − s)), else inline; reports and
-// fetches are handled on the channel thread. Waits are bounded (ExchangeTimings::exchange_timeout) and
-// give up on a leader as soon as it leaves the view.
+// fetches are handled on the channel thread. Waits are bounded (ExchangeTimings::exchange_timeout)
+// and give up on a leader as soon as it leaves the view.
+//
+// Why this election and fetch, and how the defaults (τ 1, λ 0.15) were chosen: docs/gossip.md,
+// "lsgd".
 #include <fmt/format.h>
 
 #include <cmath>
@@ -52,8 +44,8 @@ namespace {
 using namespace gossip;
 
 // A short memory (about two steps): the leader follows who is best now, so leadership moves
-// between the peers (and their shards) more often. Against β = 0.9, 4 peers, mlp, 5 epochs,
-// means of three runs: +0.3 points at τ 1, +0.2 at τ 4; β = 0.98 lost about 0.4 (docs/gossip.md).
+// between the peers (and their shards) more often, which trained better than longer memories
+// (docs/gossip.md, "lsgd", has the measurements).
 constexpr double kLossSmoothing = 0.5;
 // Election rounds whose reports are kept; a peer that jumps ahead reports for as many of the
 // rounds it skipped, so that every election it could have taken part in has its report.

@@ -61,8 +61,8 @@ class RoundClock {
 // many round-clock jumps ahead of the answering peer, so a member cannot make it answer for
 // rounds without end. Generous: a training thread kept off the CPU for a while (nice 19 on
 // shared cores) falls many rounds behind before its next exchange point lets it catch up, and
-// with 4 jumps instead of 16 the idle share of pull gossip at --overlap 2 rose from 3-4 % to
-// 4-6 %.
+// a tighter bound left its partners waiting for rounds it would not answer early
+// (docs/gossip.md, "Early answers", has the measurements).
 inline constexpr std::uint64_t kEarlyRoundsAhead = 16;
 
 class PeerExchange : public MergingStrategy {

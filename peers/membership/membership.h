@@ -58,10 +58,11 @@ struct MembershipTimings {
   std::chrono::milliseconds gossip_interval{100};
   int gossip_nodes = 3;
 
-  // Presets. loopback: dead within ~2-3 s on one machine; lan: like memberlist's LAN
-  // defaults (1 s probes, ~5 s suspicion); wan: slower, tolerant of 100+ ms RTT.
-  // Expected detection of a killed member, 10 members or fewer (first suspicion / dead):
-  //   loopback ~0.4 s / ~1.4 s (measured);  lan ~2 s / ~6 s;  wan ~10 s / ~40 s.
+  // Presets. loopback: fast detection for peers on one machine; lan: like memberlist's LAN
+  // defaults (1 s probes); wan: slower, tolerant of 100+ ms RTT. Expected detection of a
+  // killed member, 10 members or fewer (first suspicion / dead), from their settings:
+  //   loopback ~0.4 s / ~1.4 s;  lan ~2 s / ~6 s;  wan ~10 s / ~40 s
+  // (docs/membership.md has the measured times).
   static MembershipTimings loopback();
   static MembershipTimings lan();
   static MembershipTimings wan();

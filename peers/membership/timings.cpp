@@ -16,8 +16,7 @@ using std::chrono::milliseconds;
 // interval after the first probe of it starts, about 2 probe intervals after the kill on
 // average (1.2-4); it is declared dead suspicion_min later once two others have confirmed
 // (they usually have by then), at most suspicion_max later without confirmations.
-//   loopback: first suspicion ~0.4 s (0.25-0.8 s), dead ~1.4 s (1.2-1.9 s), every survivor
-//   within ~0.1 s of the first -- measured with 4 and 8 processes on one machine.
+//   loopback: first suspicion ~0.4 s, dead ~1.4 s (docs/membership.md has the measured times).
 MembershipTimings MembershipTimings::loopback() {
   MembershipTimings t;
   t.probe_interval = milliseconds(200);

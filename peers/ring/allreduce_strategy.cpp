@@ -1,15 +1,19 @@
 // `allreduce`: all-reduce SGD — every step, before the optimizer runs, the gradients are
 // averaged over all members by the ring all-reduce, so every member applies the same
 // averaged gradient: g = (1/n) Σ g_i; x ← x − η g. The round of step s is s.
+// The parameters are averaged too, in a collective of their own, at the first step and every
+// kResyncEvery steps after it (by the swarm's step count): a peer that joined with slightly
+// older parameters (state transfer), or came back from its own older checkpoint, converges
+// with the others within that many steps. These rounds depend on the step alone, so every
+// member makes them.
 //
-// The same gradient keeps identical parameters identical, so the parameters are averaged too,
-// at the first step and every kResyncEvery steps after it (by the swarm's step count): a peer
-// that joined with slightly older parameters (state transfer), or came back from its own older
-// checkpoint, converges with the others within that many steps instead of drifting beside
-// them. The rounds are a function of the step alone, so every member makes the same extra
-// collectives. (Deciding by "the member set changed since my last round" was not: a peer
-// restarted before the others noticed its death saw a change they did not, and waited alone
-// in a parameter average until the collective timeout, the others waiting for it meanwhile.)
+// Threading: everything on the training thread, inside the step (before_update). Each
+// collective waits at most RingSession's timeout, and a dead member costs the time membership
+// needs to declare it dead (ring_allreduce.h). A round that fails leaves the local gradient as
+// it is.
+//
+// Why the resync rounds follow the step rather than changes of the member set: docs/ring.md,
+// "Strategies".
 #include "peers/exchange/host_copy.h"
 #include "peers/exchange/strategy_registry.h"
 #include "peers/ring/ring_session.h"

@@ -37,8 +37,8 @@ inline constexpr std::uint16_t kAbort = msg::kCollective.at(2);
 inline constexpr std::uint16_t kQuery = msg::kCollective.at(3);
 inline constexpr std::uint16_t kAnswer = msg::kCollective.at(4);
 inline constexpr std::uint16_t kResult = msg::kCollective.at(5);
-// at(6): the start-up greeting of earlier versions; readiness is membership metadata now
-// (peers/exchange/readiness.h).
+// at(6) is reserved (it named the start-up greeting; readiness is membership metadata:
+// peers/exchange/readiness.h), so that no other message takes its value.
 
 struct Hello {
   std::uint64_t key = 0;

@@ -2,7 +2,11 @@
 // (topology module, --groups: one per host by default); every K1 local steps the parameters
 // are averaged inside the group (a ring over the group's members), every K2 steps (a multiple
 // of K1) across all members as well. Rounds: s / K1 for the group, s / K2 for all.
-// With --overlap S both run on a merge thread while training goes on (parameter_averaging.h).
+//
+// Threading and waits (parameter_averaging.h): both run on the training thread, or with
+// --overlap S on a merge thread while training goes on; each collective waits at most
+// RingSession's timeout, and a dead member costs the time membership needs to declare it dead.
+// Design and measurements: docs/ring.md.
 #include <fmt/format.h>
 
 #include "foundations/base/error.h"

@@ -2,7 +2,11 @@
 // parameters are averaged over all members by the ring all-reduce: x_i ← (1/n) Σ x_j.
 // K = 1 is parameter-averaging SGD. The round of (aligned) step s, a multiple of K, is s / K; between
 // averagings the member keeps answering the others (a member that lost a round asks).
-// With --overlap S the average runs on a merge thread while training goes on (parameter_averaging.h).
+//
+// Threading and waits (parameter_averaging.h): the average runs on the training thread, or
+// with --overlap S on a merge thread while training goes on; each collective waits at most
+// RingSession's timeout, and a dead member costs the time membership needs to declare it dead.
+// Design and measurements: docs/ring.md.
 #include "peers/exchange/strategy_registry.h"
 #include "peers/ring/parameter_averaging.h"
 

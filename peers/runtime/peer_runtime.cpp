@@ -1,5 +1,6 @@
-// The peer loop: identity, transport, membership, data shard from the view, state transfer
-// or resume, training with the strategy's exchanges, checkpoints, logs, graceful leave.
+// run_peer: one peer's life as named phases (PeerRun below) — identity, transport, membership,
+// data shard from the view, state transfer or resume, training through StepDriver with the
+// strategy's exchanges as its hooks, checkpoints, logs, graceful leave.
 #include <fmt/format.h>
 #include <sodium.h>
 
@@ -83,7 +84,7 @@ class PeerRun {
   // The strategy and the state server; a swarm that starts together waits (bounded) until
   // every member's strategy can exchange.
   void get_ready();
-  // The step loop.
+  // The training loop: StepDriver, with the strategy, membership and checkpoints as its hooks.
   void train();
   // The strategy's last merges, the final evaluation and checkpoint, the announced leave.
   int leave();

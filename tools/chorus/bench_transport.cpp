@@ -15,9 +15,8 @@
 // Before each transfer the sending process writes --sweep MiB of other memory (not timed), as
 // the training step between two sends of a peer does: a payload sent again and again with
 // nothing in between stays in the CPU caches, and raw ZeroMQ, which does nothing else with the
-// bytes, gains from that far more than the settings that read them (on the 2-core VM, raw 16 MiB
-// transfers ran at 6.6 GB/s back to back and at 3.7-4.4 GB/s after a sweep, while encrypted
-// ones ran at 2.6-3.5 either way). --sweep 0 measures back-to-back sends.
+// bytes, gains from that far more than the settings that read them (docs/transport.md,
+// "Benchmark", has the measurements). --sweep 0 measures back-to-back sends.
 #include <fmt/core.h>
 #include <poll.h>
 #include <unistd.h>
@@ -99,9 +98,9 @@ class CacheSweep {
   volatile std::uint8_t sink_ = 0;
 };
 
-// Enough repetitions that the median holds still on a busy machine: throughput on loopback
-// swings by 20 % from one transfer to the next with other work about, and a median of 20 moved
-// by as much between runs. About 1.6 GB per mode and size.
+// Enough repetitions that the median holds still on a busy machine, where throughput on
+// loopback swings from one transfer to the next and the median of a few dozen moved as much
+// between runs (docs/transport.md, "Benchmark"). At most about 1.6 GB per mode and size.
 int reps_for(const Options& o, int mib) {
   if (o.reps > 0) return o.reps;
   return mib <= 1 ? 400 : mib <= 4 ? 200 : mib <= 16 ? 100 : 25;

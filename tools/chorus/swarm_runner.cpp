@@ -28,8 +28,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // The training threads' nice value in a swarm (chorus peer --trainer-nice): the lowest CPU
-// priority, so that every peer's communication threads run as soon as they wake. With four
-// peers on two cores, the idle share at --overlap 2 fell from 20-27 % to 3-6 % (docs/gossip.md).
+// priority, so that every peer's communication threads run as soon as they wake instead of
+// after the trainers' time slices, and merges finish within --overlap steps (docs/gossip.md,
+// "Training priority", has the measurements).
 constexpr int kSwarmTrainerNice = 19;
 
 double parse_number(const std::string& s, const std::string& whole) {
