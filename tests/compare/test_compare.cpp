@@ -19,7 +19,9 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/child_process.h"
+#include "tests/json_lines.h"
+#include "tests/test_util.h"
 #include "tools/chorus/relay_delay_line.h"
 
 using namespace std::chrono_literals;
@@ -255,9 +257,9 @@ TEST_CASE("chorus relay forwards bytes exactly and adds its delay in each direct
   EchoServer echo;
   const int port = free_port();
   chorus_test::TempDir dir("chorus-relay");
-  chorus_test::ChorusProcess relay({"relay", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+  chorus_test::ChildProcess relay(chorus_test::chorus_bin(), {"relay", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
                                     "127.0.0.1:" + std::to_string(echo.port()), "--delay-ms", "60"},
-                                   dir / "relay.out");
+                                  {.output_file = dir / "relay.out"});
   int fd = -1;
   REQUIRE(chorus_test::eventually(5s, [&] { return (fd = connect_to(port)) >= 0; }));
   std::mt19937 rng(3);
@@ -272,9 +274,9 @@ TEST_CASE("chorus relay forwards bytes exactly and adds its delay in each direct
 
   // Loss 1: every chunk is stalled one retransmission timeout on the way there and back.
   const int lossy_port = free_port();
-  chorus_test::ChorusProcess lossy({"relay", "--listen", "127.0.0.1:" + std::to_string(lossy_port), "--upstream",
+  chorus_test::ChildProcess lossy(chorus_test::chorus_bin(), {"relay", "--listen", "127.0.0.1:" + std::to_string(lossy_port), "--upstream",
                                     "127.0.0.1:" + std::to_string(echo.port()), "--loss", "1", "--rto-ms", "150"},
-                                   dir / "lossy.out");
+                                  {.output_file = dir / "lossy.out"});
   REQUIRE(chorus_test::eventually(5s, [&] { return (fd = connect_to(lossy_port)) >= 0; }));
   const double stalled = echo_round_trip(fd, "ping", echoed);
   ::close(fd);
@@ -410,10 +412,11 @@ TEST_CASE("--net wan: every peer in its own namespace during the run, none left 
   if (chorus_test::run_command("ip netns list").exit_code != 0) chorus_test::skip("ip netns is unavailable");
   chorus_test::TempDir dir("chorus-compare-net");
   const auto before = chorus_namespaces();
-  chorus_test::ChorusProcess compare({"compare", "--net", "wan", "--peers", "2", "--strategies", "local/log-every=5",
-                                      "--epochs", "1", "--max-steps", "40", "--data", chorus_test::data_dir(),
-                                      "--stall-timeout", "60", "--out", dir / "out"},
-                                     dir / "compare.out");
+  chorus_test::ChildProcess compare(chorus_test::chorus_bin(),
+                                    {"compare", "--net", "wan", "--peers", "2", "--strategies", "local/log-every=5",
+                                     "--epochs", "1", "--max-steps", "40", "--data", chorus_test::data_dir(),
+                                     "--stall-timeout", "60", "--out", dir / "out"},
+                                    {.output_file = dir / "compare.out"});
   std::size_t most = 0;
   chorus_test::eventually(60s, [&] {
     most = std::max(most, chorus_namespaces().size() - std::min(before.size(), chorus_namespaces().size()));

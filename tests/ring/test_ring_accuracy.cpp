@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/json_lines.h"
 #include "tests/test_util.h"
 
 using chorus_test::chorus_bin;

@@ -8,10 +8,12 @@
 
 #include <memory>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/child_process.h"
+#include "tests/json_lines.h"
+#include "tests/test_util.h"
 
 using namespace std::chrono_literals;
-using chorus_test::ChorusProcess;
+using chorus_test::ChildProcess;
 using chorus_test::eventually;
 using chorus_test::read_json_lines;
 using nlohmann::json;
@@ -22,7 +24,7 @@ int free_port() { return chorus_test::free_loopback_port(); }
 
 struct Peer {
   std::string address, log, out, checkpoint;
-  std::unique_ptr<ChorusProcess> process;
+  std::unique_ptr<ChildProcess> process;
 };
 
 class Swarm {
@@ -49,7 +51,7 @@ class Swarm {
                                      "--data", chorus_test::data_dir()};
     if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
     args.insert(args.end(), extra.begin(), extra.end());
-    p.process = std::make_unique<ChorusProcess>(args, p.out);
+    p.process = std::make_unique<ChildProcess>(chorus_test::chorus_bin(), args, chorus_test::ChildStreams{.output_file = p.out});
   }
 
   std::vector<Peer>& peers() { return peers_; }
