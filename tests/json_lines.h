@@ -1,9 +1,14 @@
 #pragma once
-// The JSON-lines logs chorus writes: reading one while it is written or once it is finished.
+// The JSON-lines logs chorus writes: reading one while it is written or once it is finished,
+// and running a chorus command that writes one.
+#include <doctest/doctest.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "tests/test_util.h"
 
 namespace chorus_test {
 
@@ -22,5 +27,15 @@ inline std::vector<nlohmann::json> json_lines(const std::string& path, bool fini
 
 // Every complete JSON line of a log written so far.
 inline std::vector<nlohmann::json> read_json_lines(const std::string& path) { return json_lines(path, false); }
+
+// Runs `chorus <arguments> --log <log>` (a shell command line), requires it to exit 0 (showing its
+// output otherwise), and returns the lines of the log it wrote, every one of which must parse.
+// Blocks until the command ends.
+inline std::vector<nlohmann::json> run_logged(const std::string& arguments, const std::string& log) {
+  const CommandResult r = run_command(chorus_bin() + " " + arguments + " --log " + log);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  return json_lines(log, true);
+}
 
 }  // namespace chorus_test
