@@ -37,10 +37,15 @@ class ChildProcess {
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
     int in[2] = {-1, -1}, out[2] = {-1, -1};  // close-on-exec: no other child inherits them
+    const auto fail = [&](const char* what) {
+      for (int fd : {in[0], in[1], out[0], out[1]})
+        if (fd >= 0) ::close(fd);
+      throw std::runtime_error(what);
+    };
     if ((streams.pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0) || (streams.pipe_stdout && ::pipe2(out, O_CLOEXEC) != 0))
-      throw std::runtime_error("pipe failed");
+      fail("pipe failed");
     pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ < 0) fail("fork failed");
     if (pid_ == 0) {
       if (!streams.output_file.empty()) {
         const int fd = ::open(streams.output_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -80,7 +85,8 @@ class ChildProcess {
     stdout_ = -1;
   }
 
-  // Sends a signal (nothing once the child has been reaped); SIGKILL also reaps it.
+  // Sends a signal (nothing once the child has been reaped); SIGKILL also reaps it, and a child
+  // stopped by SIGSTOP is sent SIGCONT before stop() waits for it.
   void signal(int sig) {
     if (pid_ <= 0) return;
     ::kill(pid_, sig);
@@ -93,7 +99,8 @@ class ChildProcess {
     }
   }
 
-  // Waits up to `timeout` for the child to end; returns exit_code() (-1 if it still runs).
+  // Waits up to `timeout` (polling every 10 ms) for the child to end; returns exit_code() (-1 if
+  // it still runs).
   int wait(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (pid_ > 0) {
