@@ -1,15 +1,22 @@
 #pragma once
 // Helpers shared by the tests: where the data and the chorus binary are, scratch
-// directories, running a command and capturing its output, and skipping (exit 77).
+// directories, running a command and capturing its output, waiting for a condition with a
+// bound, seeded random inputs, and skipping (exit 77).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace chorus_test {
 
@@ -79,6 +86,27 @@ inline int free_loopback_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// Calls `condition` every `poll` until it holds or `timeout` has passed; returns whether it
+// held. Blocks for the timeout at most, plus one call of `condition` and one poll.
+inline bool eventually(std::chrono::milliseconds timeout, const std::function<bool()>& condition,
+                       std::chrono::milliseconds poll = std::chrono::milliseconds(50)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+// n floats drawn uniformly from [lo, hi) by a generator seeded with `seed`.
+inline std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
 }
 
 }  // namespace chorus_test

@@ -16,16 +16,9 @@
 #include <random>
 #include <vector>
 
-namespace chorus_test {
+#include "tests/test_util.h"  // random_floats
 
-inline std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float lo = -1.0f,
-                                        float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+namespace chorus_test {
 
 // `count` distinct indices in [0, n) (all of them when count >= n), in increasing order.
 inline std::vector<std::size_t> sample_indices(std::size_t n, std::size_t count,

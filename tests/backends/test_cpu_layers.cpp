@@ -156,28 +156,9 @@ std::vector<double> naive_conv(const std::vector<float>& x, const std::vector<fl
   return y;
 }
 
-struct ConvCase {
-  int batch, channels, height, width, out_channels, kernel, stride, pad;
-};
-
-void check_conv(const ConvCase& cc, Activation act, std::size_t max_checked) {
-  chorus::ConvShape s;
-  s.batch = cc.batch;
-  s.in_channels = cc.channels;
-  s.height = cc.height;
-  s.width = cc.width;
-  s.out_channels = cc.out_channels;
-  s.kernel = cc.kernel;
-  s.stride = cc.stride;
-  s.pad = cc.pad;
-  CAPTURE(cc.batch);
-  CAPTURE(cc.channels);
-  CAPTURE(cc.height);
-  CAPTURE(cc.width);
-  CAPTURE(cc.out_channels);
-  CAPTURE(cc.kernel);
-  CAPTURE(cc.stride);
-  CAPTURE(cc.pad);
+void check_conv(const chorus::ConvShape& s, Activation act, std::size_t max_checked) {
+  INFO("batch ", s.batch, ", C ", s.in_channels, ", H ", s.height, ", W ", s.width, ", OC ", s.out_channels, ", K ",
+       s.kernel, ", stride ", s.stride, ", pad ", s.pad);
   CAPTURE(act_name(act));
   auto backend = chorus::make_cpu_backend();
   const std::size_t x_n = static_cast<std::size_t>(s.batch) * s.in_channels * s.height * s.width;
@@ -226,7 +207,7 @@ void check_conv(const ConvCase& cc, Activation act, std::size_t max_checked) {
 }
 
 TEST_CASE("conv2d forward and backward over stride, padding and size variants") {
-  const ConvCase cases[] = {
+  const chorus::ConvShape cases[] = {
       // batch, C, H, W, OC, K, stride, pad
       {3, 1, 12, 12, 4, 5, 1, 2},  // the models' 5x5 "same" convolution, smaller
       {1, 2, 6, 6, 3, 3, 1, 0},    // one image, no padding

@@ -32,6 +32,15 @@ void check_rejected(const std::vector<std::byte>& bytes, const std::string& prob
   }
 }
 
+// The state's encoding changed by `edit(bytes)`, with its CRC made valid again.
+template <typename Edit>
+std::vector<std::byte> modified(const TrainingState& s, Edit edit) {
+  std::vector<std::byte> bytes = s.encode();
+  edit(bytes);
+  fix_crc(bytes);
+  return bytes;
+}
+
 }  // namespace
 
 TEST_CASE("round trip is bit-exact") {
@@ -66,11 +75,11 @@ TEST_CASE("the encoding starts with the magic and version and ends with a CRC-32
 TEST_CASE("a version-1 state (no shard size) still decodes, with shard size 0") {
   const TrainingState s = random_state(3, 6, 6);
   const Layout at(s.model.size(), s.optimizer.size());
-  std::vector<std::byte> bytes = s.encode();
-  bytes.erase(bytes.begin() + static_cast<std::ptrdiff_t>(at.shard_size),
-              bytes.begin() + static_cast<std::ptrdiff_t>(at.shard_size + 8));
-  put_le(bytes, 4, std::uint32_t{1});
-  fix_crc(bytes);
+  const std::vector<std::byte> bytes = modified(s, [&](auto& b) {
+    b.erase(b.begin() + static_cast<std::ptrdiff_t>(at.shard_size),
+            b.begin() + static_cast<std::ptrdiff_t>(at.shard_size + 8));
+    put_le(b, 4, std::uint32_t{1});
+  });
   const TrainingState back = TrainingState::decode(bytes, kWhat);
   TrainingState expected = s;
   expected.shard_size = 0;
@@ -126,10 +135,7 @@ TEST_CASE("NaN or Inf inside is rejected even with a valid CRC, and never encode
                         Case{at.floats + 4 * (40 + 39), inf, "optimizer state element 39 is Inf"},
                         Case{at.floats + 4 * 40, std::numeric_limits<float>::signaling_NaN(), "is NaN"}}) {
     CAPTURE(c.problem);
-    std::vector<std::byte> bytes = s.encode();
-    put_le(bytes, c.offset, c.value);
-    fix_crc(bytes);
-    check_rejected(bytes, c.problem);
+    check_rejected(modified(s, [&](auto& b) { put_le(b, c.offset, c.value); }), c.problem);
   }
   TrainingState bad = s;
   bad.params[3] = nan;
@@ -142,47 +148,35 @@ TEST_CASE("NaN or Inf inside is rejected even with a valid CRC, and never encode
 TEST_CASE("absurd lengths and counts are rejected without allocating for them") {
   const TrainingState s = random_state(6, 8, 8);
   const Layout at(s.model.size(), s.optimizer.size());
-  const auto modified = [&](auto edit) {
-    std::vector<std::byte> bytes = s.encode();
-    edit(bytes);
-    fix_crc(bytes);
-    return bytes;
-  };
-  check_rejected(modified([&](auto& b) { put_le(b, at.model_len, std::uint32_t{0xffffffff}); }), "model name length");
-  check_rejected(modified([&](auto& b) { put_le(b, at.model_len, std::uint32_t{65}); }), "exceeds the limit");
-  check_rejected(modified([&](auto& b) { put_le(b, at.optimizer_len, std::uint32_t{1u << 31}); }),
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.model_len, std::uint32_t{0xffffffff}); }), "model name length");
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.model_len, std::uint32_t{65}); }), "exceeds the limit");
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.optimizer_len, std::uint32_t{1u << 31}); }),
                  "optimizer name length");
   const std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
   for (std::uint64_t count : {std::uint64_t{9}, std::uint64_t{1} << 40, std::uint64_t{1} << 61, max, max / 4}) {
     CAPTURE(count);
-    check_rejected(modified([&](auto& b) { put_le(b, at.n_params, count); }));
-    check_rejected(modified([&](auto& b) { put_le(b, at.n_state, count); }));
+    check_rejected(modified(s, [&](auto& b) { put_le(b, at.n_params, count); }));
+    check_rejected(modified(s, [&](auto& b) { put_le(b, at.n_state, count); }));
   }
   // Counts that overflow when added must not wrap into a plausible size.
-  check_rejected(modified([&](auto& b) {
+  check_rejected(modified(s, [&](auto& b) {
     put_le(b, at.n_params, std::numeric_limits<std::uint64_t>::max() / 8 + 1);
     put_le(b, at.n_state, std::numeric_limits<std::uint64_t>::max() / 8 + 1);
   }));
   // Fewer elements than present: the rest is unexpected.
-  check_rejected(modified([&](auto& b) { put_le(b, at.n_state, std::uint64_t{7}); }), "unexpected bytes");
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.n_state, std::uint64_t{7}); }), "unexpected bytes");
 }
 
 TEST_CASE("bad magic, version, names and negative counters are rejected with a valid CRC") {
   const TrainingState s = random_state(8, 4, 4);
   const Layout at(s.model.size(), s.optimizer.size());
-  const auto modified = [&](auto edit) {
-    std::vector<std::byte> bytes = s.encode();
-    edit(bytes);
-    fix_crc(bytes);
-    return bytes;
-  };
-  check_rejected(modified([](auto& b) { b[0] = std::byte{'X'}; }), "bad magic");
-  check_rejected(modified([](auto& b) { put_le(b, 4, std::uint32_t{3}); }), "version 3");
-  check_rejected(modified([](auto& b) { put_le(b, 4, std::uint32_t{0}); }), "version 0");
-  check_rejected(modified([&](auto& b) { b[at.model_len + 4] = std::byte{0x07}; }), "model name");
-  check_rejected(modified([&](auto& b) { b[at.optimizer_len + 4] = std::byte{0xc3}; }), "optimizer name");
-  check_rejected(modified([&](auto& b) { put_le(b, at.step, std::int64_t{-1}); }), "negative");
-  check_rejected(modified([&](auto& b) { put_le(b, at.epoch, std::numeric_limits<std::int64_t>::min()); }), "negative");
+  check_rejected(modified(s, [](auto& b) { b[0] = std::byte{'X'}; }), "bad magic");
+  check_rejected(modified(s, [](auto& b) { put_le(b, 4, std::uint32_t{3}); }), "version 3");
+  check_rejected(modified(s, [](auto& b) { put_le(b, 4, std::uint32_t{0}); }), "version 0");
+  check_rejected(modified(s, [&](auto& b) { b[at.model_len + 4] = std::byte{0x07}; }), "model name");
+  check_rejected(modified(s, [&](auto& b) { b[at.optimizer_len + 4] = std::byte{0xc3}; }), "optimizer name");
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.step, std::int64_t{-1}); }), "negative");
+  check_rejected(modified(s, [&](auto& b) { put_le(b, at.epoch, std::numeric_limits<std::int64_t>::min()); }), "negative");
   // Text that is not a training state at all.
   const std::string text = "this is not a checkpoint, just some text that happens to be here\n";
   check_rejected(std::vector<std::byte>(reinterpret_cast<const std::byte*>(text.data()),

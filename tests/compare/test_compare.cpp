@@ -19,7 +19,9 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/child_process.h"
+#include "tests/json_lines.h"
+#include "tests/test_util.h"
 #include "tools/chorus/relay_delay_line.h"
 
 using namespace std::chrono_literals;
@@ -173,6 +175,31 @@ int connect_to(int port) {
 
 int free_port() { return chorus_test::free_loopback_port(); }
 
+// A `chorus relay` on a free loopback port in front of 127.0.0.1:`upstream_port`, with `options`
+// (delay, loss), its output in `output`; stopped by SIGKILL if the test leaves it running.
+struct Relay {
+  int port = free_port();
+  chorus_test::ChildProcess process;
+
+  Relay(int upstream_port, const std::vector<std::string>& options, const std::string& output)
+      : process(chorus_test::chorus_bin(), relay_args(upstream_port, options), {.output_file = output}) {}
+
+  // A connection to the relay, once it accepts one (bounded: 5 s); -1 if it never did.
+  int connect() const {
+    int fd = -1;
+    chorus_test::eventually(5s, [&] { return (fd = connect_to(port)) >= 0; });
+    return fd;
+  }
+
+ private:
+  std::vector<std::string> relay_args(int upstream_port, const std::vector<std::string>& options) const {
+    std::vector<std::string> args{"relay", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+                                  "127.0.0.1:" + std::to_string(upstream_port)};
+    args.insert(args.end(), options.begin(), options.end());
+    return args;
+  }
+};
+
 // Sends `payload` through the connection and reads the echo; returns the seconds it took.
 double echo_round_trip(int fd, const std::string& payload, std::string& echoed) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -232,34 +259,34 @@ TEST_CASE("delay line: holds each chunk for delay ± jitter, keeps order, stalls
   chorus::tools::LinkImpairment lossy;
   lossy.loss = 0.01;
   lossy.rto_s = 0.2;
+  // Chunks of `bytes` sent 10 s apart (each stall visible on its own): how many are held past 0.1 s.
+  const auto count_stalled = [](chorus::tools::DelayLine& line, int chunks, std::size_t bytes) {
+    int stalled = 0;
+    for (int i = 0; i < chunks; ++i) {
+      const double now = i * 10.0;
+      if (line.release_time(now, bytes) - now > 0.1) ++stalled;
+    }
+    return stalled;
+  };
   chorus::tools::DelayLine l2(lossy, 9);
-  int stalled = 0;
-  for (int i = 0; i < 4000; ++i) {
-    const double now = i * 10.0;  // far apart: each stall is visible on its own
-    if (l2.release_time(now, 1448) - now > 0.1) ++stalled;
-  }
+  const int stalled = count_stalled(l2, 4000, 1448);
   CHECK(static_cast<std::uint64_t>(stalled) == l2.stalls());
   // p = 0.01 per one-segment chunk: 40 expected of 4000; a binomial stays well inside 15..80.
   CHECK(stalled > 15);
   CHECK(stalled < 80);
   // A chunk of 100 segments is stalled with probability 1 − 0.99^100 ≈ 0.63.
   chorus::tools::DelayLine l3(lossy, 10);
-  int big_stalls = 0;
-  for (int i = 0; i < 1000; ++i)
-    if (l3.release_time(i * 10.0, 144800) - i * 10.0 > 0.1) ++big_stalls;
+  const int big_stalls = count_stalled(l3, 1000, 144800);
   CHECK(big_stalls > 530);
   CHECK(big_stalls < 730);
 }
 
 TEST_CASE("chorus relay forwards bytes exactly and adds its delay in each direction") {
   EchoServer echo;
-  const int port = free_port();
   chorus_test::TempDir dir("chorus-relay");
-  chorus_test::ChorusProcess relay({"relay", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
-                                    "127.0.0.1:" + std::to_string(echo.port()), "--delay-ms", "60"},
-                                   dir / "relay.out");
-  int fd = -1;
-  REQUIRE(chorus_test::eventually(5s, [&] { return (fd = connect_to(port)) >= 0; }));
+  Relay relay(echo.port(), {"--delay-ms", "60"}, dir / "relay.out");
+  int fd = relay.connect();
+  REQUIRE(fd >= 0);
   std::mt19937 rng(3);
   std::string payload(1 << 20, '\0');
   for (auto& c : payload) c = static_cast<char>(rng());
@@ -271,19 +298,17 @@ TEST_CASE("chorus relay forwards bytes exactly and adds its delay in each direct
   CHECK(seconds >= 0.120);  // 60 ms there and 60 ms back, at the least
 
   // Loss 1: every chunk is stalled one retransmission timeout on the way there and back.
-  const int lossy_port = free_port();
-  chorus_test::ChorusProcess lossy({"relay", "--listen", "127.0.0.1:" + std::to_string(lossy_port), "--upstream",
-                                    "127.0.0.1:" + std::to_string(echo.port()), "--loss", "1", "--rto-ms", "150"},
-                                   dir / "lossy.out");
-  REQUIRE(chorus_test::eventually(5s, [&] { return (fd = connect_to(lossy_port)) >= 0; }));
+  Relay lossy(echo.port(), {"--loss", "1", "--rto-ms", "150"}, dir / "lossy.out");
+  fd = lossy.connect();
+  REQUIRE(fd >= 0);
   const double stalled = echo_round_trip(fd, "ping", echoed);
   ::close(fd);
   CHECK(echoed == "ping");
   CHECK(stalled >= 0.300);
-  relay.signal(SIGTERM);
-  lossy.signal(SIGTERM);
-  CHECK(relay.wait(5s) == 0);
-  CHECK(lossy.wait(5s) == 0);
+  relay.process.signal(SIGTERM);
+  lossy.process.signal(SIGTERM);
+  CHECK(relay.process.wait(5s) == 0);
+  CHECK(lossy.process.wait(5s) == 0);
   CHECK(read_text(dir / "lossy.out").find("loss stalls") != std::string::npos);
 }
 
@@ -410,10 +435,11 @@ TEST_CASE("--net wan: every peer in its own namespace during the run, none left 
   if (chorus_test::run_command("ip netns list").exit_code != 0) chorus_test::skip("ip netns is unavailable");
   chorus_test::TempDir dir("chorus-compare-net");
   const auto before = chorus_namespaces();
-  chorus_test::ChorusProcess compare({"compare", "--net", "wan", "--peers", "2", "--strategies", "local/log-every=5",
-                                      "--epochs", "1", "--max-steps", "40", "--data", chorus_test::data_dir(),
-                                      "--stall-timeout", "60", "--out", dir / "out"},
-                                     dir / "compare.out");
+  chorus_test::ChildProcess compare(chorus_test::chorus_bin(),
+                                    {"compare", "--net", "wan", "--peers", "2", "--strategies", "local/log-every=5",
+                                     "--epochs", "1", "--max-steps", "40", "--data", chorus_test::data_dir(),
+                                     "--stall-timeout", "60", "--out", dir / "out"},
+                                    {.output_file = dir / "compare.out"});
   std::size_t most = 0;
   chorus_test::eventually(60s, [&] {
     most = std::max(most, chorus_namespaces().size() - std::min(before.size(), chorus_namespaces().size()));

@@ -127,33 +127,37 @@ inline void check_against_reference(Implementation impl, const Bytes& raw, const
   const Bytes expected_tag(expected.end() - 16, expected.end());
   const Key key(raw.data(), impl);
 
+  // Seals `plain`, copied into `from`, into `to` (the same buffer in place) and checks the
+  // ciphertext, the tag and the guards of `to`.
+  const auto seal = [&](Guarded& from, Guarded& to) {
+    if (n) std::memcpy(from.data(), plain.data(), n);
+    unsigned char tag[16];
+    key.encrypt(nonce.data(), ad.data(), ad.size(), from.data(), n, to.data(), tag);
+    REQUIRE(to.contents() == expected_ct);
+    REQUIRE(Bytes(tag, tag + 16) == expected_tag);
+    REQUIRE(to.guards_intact());
+  };
+  // Opens the ciphertext in `from` into `to` (the same buffer in place) and checks the
+  // plaintext and the guards of `to`.
+  const auto unseal = [&](Guarded& from, Guarded& to) {
+    REQUIRE(key.decrypt(nonce.data(), ad.data(), ad.size(), from.data(), n, to.data(), expected_tag.data()));
+    REQUIRE(to.contents() == plain);
+    REQUIRE(to.guards_intact());
+  };
+
   // Out of place.
   Guarded in(n, in_offset), out(n, out_offset);
-  if (n) std::memcpy(in.data(), plain.data(), n);
-  unsigned char tag[16];
-  key.encrypt(nonce.data(), ad.data(), ad.size(), in.data(), n, out.data(), tag);
-  REQUIRE(out.contents() == expected_ct);
-  REQUIRE(Bytes(tag, tag + 16) == expected_tag);
-  REQUIRE(out.guards_intact());
+  seal(in, out);
   REQUIRE(in.contents() == plain);
 
   // In place.
   Guarded both(n, out_offset);
-  if (n) std::memcpy(both.data(), plain.data(), n);
-  unsigned char tag2[16];
-  key.encrypt(nonce.data(), ad.data(), ad.size(), both.data(), n, both.data(), tag2);
-  REQUIRE(both.contents() == expected_ct);
-  REQUIRE(Bytes(tag2, tag2 + 16) == expected_tag);
-  REQUIRE(both.guards_intact());
+  seal(both, both);
 
   // Open out of place, then in place.
   Guarded back(n, in_offset);
-  REQUIRE(key.decrypt(nonce.data(), ad.data(), ad.size(), out.data(), n, back.data(), expected_tag.data()));
-  REQUIRE(back.contents() == plain);
-  REQUIRE(back.guards_intact());
-  REQUIRE(key.decrypt(nonce.data(), ad.data(), ad.size(), both.data(), n, both.data(), expected_tag.data()));
-  REQUIRE(both.contents() == plain);
-  REQUIRE(both.guards_intact());
+  unseal(out, back);
+  unseal(both, both);
 }
 
 struct Vector {

@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -25,14 +24,7 @@ inline void require_cuda() {
   if (chorus::cuda_device_count() == 0) chorus_test::skip("no CUDA device");
 }
 
-inline std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float lo = -1.0f,
-                                        float hi = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using chorus_test::random_floats;
 
 // The same values in a CPU-backend buffer and a CUDA-backend buffer.
 template <typename T>

@@ -267,8 +267,6 @@ inline std::vector<std::size_t> ranked_by_loss(Swarm& swarm) {
   return order;
 }
 
-inline TestOptions options_for(const std::string& name) { return TestOptions{name}; }
-
 // Deterministic pseudo-random floats in [-1, 1).
 inline std::vector<float> random_vector(std::size_t n, std::uint64_t seed) {
   std::vector<float> v(n);

@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "tests/gossip/gossip_swarm.h"
+#include "tests/test_util.h"
 #include "topology/graph.h"
 #include "topology/topology_metrics.h"
 
 using namespace gossip_test;
+using chorus_test::eventually;
 
 namespace {
 
@@ -49,25 +51,34 @@ std::vector<std::vector<float>> all_params(Swarm& swarm) {
   return xs;
 }
 
-void randomize(Swarm& swarm, std::uint64_t salt = 0) {
+constexpr std::uint64_t kStartSeeds = 11;    // peer i starts from random_vector(size, 11 + i)
+constexpr std::uint64_t kTargetSeeds = 500;  // and quadratic_step() pulls it to random_vector(size, 500 + i)
+
+// The vectors of n peers for a seed base: peer i's is random_vector(size, base + i).
+std::vector<std::vector<float>> peer_vectors(std::size_t n, std::size_t size, std::uint64_t base) {
+  std::vector<std::vector<float>> vs;
+  for (std::size_t i = 0; i < n; ++i) vs.push_back(random_vector(size, base + i));
+  return vs;
+}
+
+void randomize(Swarm& swarm) {
   for (std::size_t i = 0; i < swarm.size(); ++i)
-    swarm.set_params(i, random_vector(swarm.node(i).x().size(), 11 + i + salt));
+    swarm.set_params(i, random_vector(swarm.node(i).x().size(), kStartSeeds + i));
 }
 
 // Pulls every peer towards its own target: x <- x - 0.1 (x - t_i), t_i = peer-specific.
 StepFn quadratic_step() {
   return [](std::size_t i, std::int64_t, std::span<float> x) {
-    const auto t = random_vector(x.size(), 500 + i);
+    const auto t = random_vector(x.size(), kTargetSeeds + i);
     for (std::size_t k = 0; k < x.size(); ++k) x[k] -= 0.1f * (x[k] - t[k]);
   };
 }
 
-std::vector<float> mean_target(std::size_t n, std::size_t size) {
-  std::vector<float> m(size, 0.0f);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto t = random_vector(size, 500 + i);
-    for (std::size_t k = 0; k < size; ++k) m[k] += t[k] / static_cast<float>(n);
-  }
+// The element-wise mean of the vectors (in float, each term divided by their number).
+std::vector<float> mean_of(const std::vector<std::vector<float>>& xs) {
+  std::vector<float> m(xs.front().size(), 0.0f);
+  for (const auto& x : xs)
+    for (std::size_t k = 0; k < m.size(); ++k) m[k] += x[k] / static_cast<float>(xs.size());
   return m;
 }
 
@@ -121,17 +132,26 @@ Pulls record_pulls(Swarm& swarm, const std::function<float(std::size_t, std::siz
   return pulls;
 }
 
+// Per peer of `pulls`: every pull was exact, and `leader` was never pulled while every other
+// peer was, at least 10 times. `context` goes into the failure messages.
+void check_pulls(const Pulls& pulls, std::size_t leader, const std::string& context) {
+  for (std::size_t i = 0; i < pulls.count.size(); ++i) {
+    INFO("peer " << i << ", " << context);
+    CHECK(pulls.inexact[i] == 0);
+    if (i == leader)
+      CHECK(pulls.count[i] == 0);
+    else
+      CHECK(pulls.count[i] >= 10);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("elastic gossip preserves the sum of all parameters to float precision") {
   // Synchronous, and overlapped with exchange points skipped while a merge runs (S > tau).
   for (int overlap : {-1, 3}) {
     SUBCASE(overlap < 0 ? "synchronous" : "overlap 3") {
-      auto o = options_for("elastic-gossip");
-      o.alpha = 0.3f;
-      o.tau = 1;
-      o.overlap = overlap;
-      Swarm swarm(6, o);
+      Swarm swarm(6, {.name = "elastic-gossip", .tau = 1, .alpha = 0.3f, .overlap = overlap});
       randomize(swarm);
       const double before = total(swarm);
       const double before_spread = spread(all_params(swarm));
@@ -148,12 +168,8 @@ TEST_CASE("elastic gossip preserves the sum of all parameters to float precision
 }
 
 TEST_CASE("pull gossip on a fixed ring converges to the mean at the rate of the graph's SLEM") {
-  auto o = options_for("gossip");
-  o.gossip = "pull";
-  o.graph = "ring";
-  o.tau = 1;
   const std::size_t n = 8;
-  Swarm swarm(n, o);
+  Swarm swarm(n, {.name = "gossip", .tau = 1, .gossip = "pull", .graph = "ring"});
   randomize(swarm);
   const int rounds = 30;
   // history[i][t]: peer i's parameters after t rounds.
@@ -169,9 +185,7 @@ TEST_CASE("pull gossip on a fixed ring converges to the mean at the rate of the 
     std::vector<std::vector<float>> xs;
     for (std::size_t i = 0; i < n; ++i) xs.push_back(history[i][static_cast<std::size_t>(t)]);
     err[static_cast<std::size_t>(t)] = spread(xs);
-    std::vector<float> mean(xs[0].size(), 0.0f);
-    for (const auto& x : xs)
-      for (std::size_t k = 0; k < x.size(); ++k) mean[k] += x[k] / static_cast<float>(n);
+    const std::vector<float> mean = mean_of(xs);
     if (t == 0) mean0 = mean;
     CHECK(max_distance(mean, mean0) < 1e-5);  // W is doubly stochastic: the mean stays
     // W symmetric: the spread shrinks at least SLEM-fold per round.
@@ -184,16 +198,10 @@ TEST_CASE("pull gossip on a fixed ring converges to the mean at the rate of the 
 }
 
 TEST_CASE("push-sum preserves the total weight and converges to the exact mean") {
-  auto o = options_for("gossip");
-  o.gossip = "push";
-  o.graph = "ring";
-  o.tau = 1;
   const std::size_t n = 6;
-  Swarm swarm(n, o);
+  Swarm swarm(n, {.name = "gossip", .tau = 1, .gossip = "push", .graph = "ring"});
   randomize(swarm);
-  std::vector<float> mean(swarm.node(0).x().size(), 0.0f);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t k = 0; k < mean.size(); ++k) mean[k] += swarm.node(i).x()[k] / static_cast<float>(n);
+  const std::vector<float> mean = mean_of(all_params(swarm));
   swarm.run(120, {}, 1ms);
   // Shares still in flight reach their inboxes (bounded wait: a loaded machine delivers late).
   auto total_weight = [&] {
@@ -204,18 +212,14 @@ TEST_CASE("push-sum preserves the total weight and converges to the exact mean")
     }
     return w;
   };
-  const auto until = Clock::now() + 5s;
-  while (std::fabs(total_weight() - static_cast<double>(n)) > 1e-9 * n && Clock::now() < until)
-    std::this_thread::sleep_for(10ms);
+  eventually(5s, [&] { return std::fabs(total_weight() - static_cast<double>(n)) <= 1e-9 * n; }, 10ms);
   const double weight = total_weight();
   CHECK(weight == doctest::Approx(static_cast<double>(n)).epsilon(1e-9));
   for (std::size_t i = 0; i < n; ++i) CHECK(max_distance(swarm.params(i), mean) < 2e-3);
 }
 
 TEST_CASE("LSGD pulls every non-leader towards the leader by exactly lambda, and all name one leader") {
-  auto o = options_for("lsgd");
-  o.lambda = 0.2f;
-  o.tau = 1;
+  const TestOptions o{.name = "lsgd", .tau = 1, .lambda = 0.2f};
   const std::size_t n = 4;
   Swarm swarm(n, o);
   // The loss of each peer is fixed (the harness computed one batch); the leader is the lowest.
@@ -225,23 +229,15 @@ TEST_CASE("LSGD pulls every non-leader towards the leader by exactly lambda, and
   const Pulls p = record_pulls(swarm, [&](std::size_t, std::size_t k, float b, float) {
     return b - o.lambda * (b - x_leader[k]);
   });
-  const std::vector<int>& pulls = p.count;
-  const std::vector<int>& bad = p.inexact;
+  check_pulls(p, leader, "leader " + std::to_string(leader));
   for (std::size_t i = 0; i < n; ++i) {
     INFO("peer " << i << " (leader " << leader << ")");
-    CHECK(bad[i] == 0);
-    if (i == leader)
-      CHECK(pulls[i] == 0);
-    else
-      CHECK(pulls[i] >= 10);
     CHECK(swarm.node(i).diagnostics()["leader"].get<PeerId>() == swarm.node(leader).id());
   }
 }
 
 TEST_CASE("LSGD pulls towards each copy of the leader once: a stalled leader does not draw the others back") {
-  auto o = options_for("lsgd");
-  o.lambda = 0.2f;
-  o.tau = 1;
+  const TestOptions o{.name = "lsgd", .tau = 1, .lambda = 0.2f};
   const std::size_t n = 4;
   Swarm swarm(n, o);
   const std::size_t leader = ranked_by_loss(swarm)[0];
@@ -274,11 +270,8 @@ TEST_CASE("LSGD pulls towards each copy of the leader once: a stalled leader doe
 }
 
 TEST_CASE("multi-leader LSGD pulls towards the group leader and the global leader") {
-  auto o = options_for("lsgd");
-  o.groups = "label";  // the harness labels peers "even" and "odd": two groups of two
-  o.lambda_local = 0.25f;
-  o.lambda_global = 0.125f;
-  o.tau = 1;
+  // The harness labels peers "even" and "odd": two groups of two.
+  const TestOptions o{.name = "lsgd", .tau = 1, .lambda_local = 0.25f, .lambda_global = 0.125f, .groups = "label"};
   const std::size_t n = 4;
   Swarm swarm(n, o);
   const std::vector<std::size_t> order = ranked_by_loss(swarm);
@@ -294,24 +287,12 @@ TEST_CASE("multi-leader LSGD pulls towards the group leader and the global leade
     if (i == local) return b - o.lambda_global * (b - g);  // a group leader: only towards L
     return now;  // the other group's second member: pulled towards both, not checked exactly
   });
-  const std::vector<int>& pulls = p.count;
-  const std::vector<int>& bad = p.inexact;
-  for (std::size_t i = 0; i < n; ++i) {
-    INFO("peer " << i << ", global leader " << global << ", other group's leader " << local);
-    CHECK(bad[i] == 0);
-    if (i == global)
-      CHECK(pulls[i] == 0);
-    else
-      CHECK(pulls[i] >= 10);
-  }
+  check_pulls(p, global, "global leader " + std::to_string(global) + ", other group's leader " + std::to_string(local));
 }
 
 TEST_CASE("EASGD preserves the sum of the peers' parameters and the center") {
-  auto o = options_for("easgd");
-  o.alpha = 0.25f;
-  o.tau = 1;
   const std::size_t n = 4;
-  Swarm swarm(n, o);
+  Swarm swarm(n, {.name = "easgd", .tau = 1, .alpha = 0.25f});
   randomize(swarm);
   auto center_sum = [&] {
     double s = 0;
@@ -331,21 +312,14 @@ TEST_CASE("EASGD preserves the sum of the peers' parameters and the center") {
   INFO("sum before " << before << " after " << after);
   CHECK(std::fabs(after - before) <= 1e-6 * abs_total(swarm));
   // The peers were pulled together through the center.
-  CHECK(spread(all_params(swarm)) < 0.5 * spread([&] {
-          std::vector<std::vector<float>> xs;
-          for (std::size_t i = 0; i < n; ++i) xs.push_back(random_vector(swarm.node(i).x().size(), 11 + i));
-          return xs;
-        }()));
+  CHECK(spread(all_params(swarm)) < 0.5 * spread(peer_vectors(n, swarm.node(0).x().size(), kStartSeeds)));
 }
 
 TEST_CASE("each strategy brings quadratic learners to the mean of their targets") {
   const std::size_t n = 4;
   for (const char* name : {"elastic-gossip", "gossip", "easgd", "downpour"}) {
     SUBCASE(name) {
-      auto o = options_for(name);
-      o.tau = 2;
-      o.alpha = 0.4f;
-      Swarm swarm(n, o);
+      Swarm swarm(n, {.name = name, .tau = 2, .alpha = 0.4f});
       randomize(swarm);
       // Each peer's parameters averaged over its last 50 steps (single steps fluctuate with the
       // phase of the exchanges).
@@ -355,13 +329,13 @@ TEST_CASE("each strategy brings quadratic learners to the mean of their targets"
         if (step > 100)
           for (std::size_t k = 0; k < size; ++k) late[i][k] += x[k] / 50.0;
       });
-      const auto target = mean_target(n, size);
+      const auto target = mean_of(peer_vectors(n, size, kTargetSeeds));
       // Local pulls and mixing balance with the peers around the mean of the targets (elastic
       // forms keep a per-peer offset towards each peer's own target), much closer together than
       // the targets themselves.
-      std::vector<float> mean(size, 0.0f);
-      for (const auto& x : late)
-        for (std::size_t k = 0; k < size; ++k) mean[k] += static_cast<float>(x[k]) / static_cast<float>(n);
+      std::vector<std::vector<float>> late_floats;
+      for (const auto& x : late) late_floats.emplace_back(x.begin(), x.end());
+      const std::vector<float> mean = mean_of(late_floats);
       // Root mean square over the elements. Downpour's store is constant-step asynchronous SGD:
       // it wanders around the optimum towards whichever peer pushed last. Elastic gossip and
       // gossip run in lock step here and are exact up to rounding.
@@ -369,11 +343,7 @@ TEST_CASE("each strategy brings quadratic learners to the mean of their targets"
       const double limit = s == "downpour" || s == "easgd" ? 0.05 : 1e-4;
       INFO(s << " rms distance " << rms_distance(mean, target));
       CHECK(rms_distance(mean, target) < limit);
-      CHECK(spread(all_params(swarm)) < 0.5 * spread([&] {
-              std::vector<std::vector<float>> ts;
-              for (std::size_t i = 0; i < n; ++i) ts.push_back(random_vector(swarm.node(i).x().size(), 500 + i));
-              return ts;
-            }()));
+      CHECK(spread(all_params(swarm)) < 0.5 * spread(peer_vectors(n, size, kTargetSeeds)));
     }
   }
 }
@@ -387,11 +357,7 @@ TEST_CASE("overlapped: a partner behind its round answers at once, and the excha
   // the local steps.
   for (const char* name : {"elastic-gossip", "gossip"}) {
     SUBCASE(name) {
-      auto o = options_for(name);
-      o.tau = 1;
-      o.alpha = 0.3f;
-      o.overlap = 2;
-      Swarm swarm(2, o);
+      Swarm swarm(2, {.name = name, .tau = 1, .alpha = 0.3f, .overlap = 2});
       randomize(swarm);
       const double before = total(swarm);
       // Every step moves each element by 0.01 (a local step the exchanges must not lose).
@@ -420,11 +386,7 @@ TEST_CASE("an overlapped merge with S = 0 gives the synchronous swarm's paramete
     SUBCASE(name) {
       std::vector<std::vector<std::vector<float>>> results;
       for (int overlap : {-1, 0}) {
-        auto o = options_for(name);
-        o.tau = 1;
-        o.alpha = 0.3f;
-        o.overlap = overlap;
-        Swarm swarm(n, o);
+        Swarm swarm(n, {.name = name, .tau = 1, .alpha = 0.3f, .overlap = overlap});
         randomize(swarm);
         swarm.run(15, quadratic_step());
         results.push_back(all_params(swarm));

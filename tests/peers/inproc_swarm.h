@@ -18,6 +18,7 @@
 
 #include "foundations/transport/inproc_transport.h"
 #include "peers/membership/membership.h"
+#include "tests/test_util.h"
 
 namespace membership_test {
 
@@ -174,14 +175,9 @@ class InprocSwarm {
   std::vector<LoggedEvent> log_;
 };
 
-// Polls `done` every 10 ms until it holds or `timeout` passes; returns whether it held.
+// chorus_test::eventually() polling every 10 ms, the condition first as these tests write it.
 inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
+  return chorus_test::eventually(timeout, done, 10ms);
 }
 
 inline double ms_between(Clock::time_point a, Clock::time_point b) {

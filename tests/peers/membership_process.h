@@ -1,11 +1,9 @@
 #pragma once
 // A membership_peer child process (membership_peer.cpp): started with arguments, its JSON
 // lines collected by a reader thread as they come, signalled (SIGKILL, SIGSTOP, SIGCONT,
-// SIGTERM) by the test, and stopped -- standard input closed, then SIGKILL if it lingers --
-// when the object goes away. Every wait is bounded.
-#include <fcntl.h>
+// SIGTERM) by the test, and stopped -- standard input closed, then SIGKILL if it lingers past
+// 2 s -- when the object goes away. Every wait is bounded.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,11 +12,11 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/child_process.h"
 #include "tests/test_util.h"
 
 namespace membership_test {
@@ -28,73 +26,25 @@ class PeerProcess {
   using Json = nlohmann::json;
   using Clock = std::chrono::steady_clock;
 
-  explicit PeerProcess(const std::vector<std::string>& args) {
-    const std::string bin = chorus_test::env_or("CHORUS_MEMBERSHIP_PEER", "build/tests/peers/membership_peer");
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> argv_s{bin};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::execv(bin.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    reader_ = std::thread([this, fd = out[0]] { read_lines(fd); });
+  explicit PeerProcess(const std::vector<std::string>& args)
+      : child_(chorus_test::env_or("CHORUS_MEMBERSHIP_PEER", "build/tests/peers/membership_peer"), args,
+               {.pipe_stdin = true, .pipe_stdout = true, .grace = std::chrono::milliseconds(2000)}) {
+    reader_ = std::thread([this, fd = child_.take_stdout()] { read_lines(fd); });
   }
   ~PeerProcess() {
-    if (stdin_ >= 0) ::close(stdin_);
-    stdin_ = -1;
-    if (running()) {
-      if (stopped_) ::kill(pid_, SIGCONT);
-      wait_exit(std::chrono::milliseconds(2000));
-    }
-    if (running()) signal(SIGKILL);
+    child_.stop();
     if (reader_.joinable()) reader_.join();
   }
   PeerProcess(const PeerProcess&) = delete;
   PeerProcess& operator=(const PeerProcess&) = delete;
 
   // Sends a signal; SIGKILL also reaps the process.
-  void signal(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    if (sig == SIGSTOP) stopped_ = true;
-    if (sig == SIGCONT) stopped_ = false;
-    if (sig == SIGKILL) {
-      ::waitpid(pid_, &status_, 0);
-      pid_ = -1;
-    }
-  }
-  bool running() {
-    if (pid_ <= 0) return false;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) pid_ = -1;
-    return pid_ > 0;
-  }
+  void signal(int sig) { child_.signal(sig); }
   // Waits for the process to exit; returns whether it did within the timeout.
-  bool wait_exit(std::chrono::milliseconds timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (running()) {
-      if (Clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
-  int exit_code() const { return WIFEXITED(status_) ? WEXITSTATUS(status_) : -1; }
+  bool wait_exit(std::chrono::milliseconds timeout) { return child_.wait(timeout) != -1; }
+  int exit_code() const { return child_.exit_code(); }
 
-  void command(const std::string& line) {
-    if (stdin_ < 0) return;
-    const std::string l = line + "\n";
-    [[maybe_unused]] ssize_t n = ::write(stdin_, l.data(), l.size());
-  }
+  void command(const std::string& line) { child_.write_line(line); }
 
   // The lines so far.
   std::vector<Json> lines() const {
@@ -150,10 +100,7 @@ class PeerProcess {
     cv_.notify_all();
   }
 
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int status_ = 0;
-  bool stopped_ = false;
+  chorus_test::ChildProcess child_;
   std::thread reader_;
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;

@@ -42,6 +42,18 @@ std::size_t start_swarm(InprocSwarm& swarm, std::size_t n) {
   return joined;
 }
 
+// Starts n members seeded by member 0 and requires that within 3 s they agree on a view of all n.
+void start_agreed(InprocSwarm& swarm, std::size_t n) {
+  start_swarm(swarm, n);
+  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == n; }, 3s));
+}
+
+// Checks that no member but `id` was declared dead by anyone.
+void check_only_dead(const InprocSwarm& swarm, PeerId id) {
+  for (const auto& e : swarm.events())
+    if (e.event.kind == Kind::dead) CHECK(e.event.member.id == id);
+}
+
 }  // namespace
 
 TEST_CASE("membership in process: 24 members seeded by one all see the full view, then agree") {
@@ -65,8 +77,7 @@ TEST_CASE("membership in process: 24 members seeded by one all see the full view
 
 TEST_CASE("membership in process: a killed member is suspected, then declared dead by every survivor") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 8);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 8; }, 3s));
+  start_agreed(swarm, 8);
   const PeerId victim = swarm.id_of(3);
   const auto killed = Clock::now();
   swarm.kill(3);
@@ -90,11 +101,7 @@ TEST_CASE("membership in process: a killed member is suspected, then declared de
                                                          << " ms, first dead " << ms_between(killed, first_dead)
                                                          << " ms, all dead " << ms_between(killed, last_dead) << " ms");
   // Nobody else was declared dead, and the survivors agree on the view.
-  for (const auto& e : swarm.events()) {
-    if (e.event.kind == Kind::dead) {
-      CHECK(e.event.member.id == victim);
-    }
-  }
+  check_only_dead(swarm, victim);
   CHECK(eventually([&] { return swarm.agree(); }, 3s));
   CHECK(swarm.member(0).view().size() == 7);
   check_numbers_only_grow(swarm);
@@ -102,8 +109,7 @@ TEST_CASE("membership in process: a killed member is suspected, then declared de
 
 TEST_CASE("membership in process: a member frozen for less than the suspicion timeout refutes") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 6);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 6; }, 3s));
+  start_agreed(swarm, 6);
   const PeerId frozen = swarm.id_of(2);
   const std::uint64_t before = swarm.member(2).incarnation();
   swarm.transport(2).freeze();
@@ -141,8 +147,7 @@ TEST_CASE("membership in process: a member frozen past the suspicion timeout is 
   fast.gossip_interval = 25ms;
   fast.sync_interval = 300ms;
   InprocSwarm swarm(fast);
-  start_swarm(swarm, 5);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 5; }, 3s));
+  start_agreed(swarm, 5);
   const PeerId frozen = swarm.id_of(1);
   const std::uint64_t before = swarm.member(1).incarnation();
   swarm.transport(1).freeze();
@@ -167,15 +172,13 @@ TEST_CASE("membership in process: a member frozen past the suspicion timeout is 
   CHECK(swarm.events_about(frozen, Kind::join).size() >= 4);  // rejoined every other view
   CHECK(eventually([&] { return swarm.agree(); }, 3s));
   // Nobody else died meanwhile: the thawed member did not blame the others for its stall.
-  for (const auto& e : swarm.events())
-    if (e.event.kind == Kind::dead) CHECK(e.event.member.id == frozen);
+  check_only_dead(swarm, frozen);
   check_numbers_only_grow(swarm);
 }
 
 TEST_CASE("membership in process: a graceful leave is seen at once, without a timeout") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 6);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 6; }, 3s));
+  start_agreed(swarm, 6);
   const PeerId leaver = swarm.id_of(4);
   const auto t0 = Clock::now();
   swarm.member(4).leave(500ms);
@@ -218,8 +221,7 @@ TEST_CASE("membership in process: no reachable seed starts a swarm alone, which 
 
 TEST_CASE("membership in process: a restarted member replaces its old record, before or after its death") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 6);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 6; }, 3s));
+  start_agreed(swarm, 6);
 
   // Restarted at once (before anyone noticed): the new incarnation replaces the old.
   const PeerId quick = swarm.id_of(4);
@@ -246,15 +248,13 @@ TEST_CASE("membership in process: a restarted member replaces its old record, be
   }, 3s);
   CHECK(back);
   CHECK(eventually([&] { return swarm.agree(); }, 4s));
-  for (const auto& e : swarm.events())
-    if (e.event.kind == Kind::dead) CHECK(e.event.member.id == slow);
+  check_only_dead(swarm, slow);
   check_numbers_only_grow(swarm);
 }
 
 TEST_CASE("membership in process: a member's metadata reaches every member; a restart publishes none until set") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 5);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 5; }, 3s));
+  start_agreed(swarm, 5);
   const PeerId id = swarm.id_of(2);
   const auto everyone_sees = [&](const std::string& meta) {
     return eventually([&] {
@@ -287,8 +287,7 @@ TEST_CASE("membership in process: a member's metadata reaches every member; a re
 
 TEST_CASE("membership in process: hostile messages are dropped and counted; other layers' messages are left alone") {
   InprocSwarm swarm(kLoopback);
-  start_swarm(swarm, 3);
-  REQUIRE(eventually([&] { return swarm.agree() && swarm.member(0).view().size() == 3; }, 3s));
+  start_agreed(swarm, 3);
   // The attacker: a fourth member of the same hub, its membership stopped, its transport raw.
   swarm.start(3, {});
   swarm.member(3).stop();

@@ -18,6 +18,7 @@
 #include "tests/peers/membership_process.h"
 
 using namespace membership_test;
+using chorus_test::eventually;
 using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -80,15 +81,6 @@ bool agree(std::vector<Peer*> peers, const std::set<std::uint64_t>& expect) {
   return true;
 }
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-}
-
 // A loopback TCP address nobody listens on (a port the kernel just handed out and took back).
 std::string unused_address() { return "tcp://127.0.0.1:" + std::to_string(chorus_test::free_loopback_port()); }
 
@@ -117,10 +109,10 @@ TEST_CASE("membership processes: join, SIGSTOP and refute, kill -9, restart, SIG
   Peer& paused = p[2];
   const auto stop_at = std::chrono::steady_clock::now();
   paused.process->signal(SIGSTOP);
-  eventually([&] {
+  eventually(900ms, [&] {
     return count_events(p[0], "suspect", paused.id) + count_events(p[1], "suspect", paused.id) +
                count_events(p[3], "suspect", paused.id) > 0;
-  }, 900ms);
+  });
   paused.process->signal(SIGCONT);
   MESSAGE("stopped for " << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - stop_at).count()
                          << " ms");
@@ -176,7 +168,7 @@ TEST_CASE("membership processes: join, SIGSTOP and refute, kill -9, restart, SIG
   }
 
   // 6. Once quiet, the remaining peers hold the same numbered view.
-  CHECK(eventually([&] { return agree({&p[0], &p[2], &p[3]}, {p[0].id, p[2].id, p[3].id}); }, 5s));
+  CHECK(eventually(5s, [&] { return agree({&p[0], &p[2], &p[3]}, {p[0].id, p[2].id, p[3].id}); }));
 
   // 7. No reachable seed: a swarm of one, which merges when a peer appears at the seed's address.
   const std::string nobody = unused_address();

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/json_lines.h"
 #include "tests/test_util.h"
 
 using chorus_test::chorus_bin;
@@ -17,10 +17,7 @@ using nlohmann::json;
 TEST_CASE("allreduce across 4 peers reaches the single-process accuracy at the same total batch") {
   chorus_test::TempDir dir;
   const std::string single_log = dir / "single.jsonl";
-  const auto single = run_command(chorus_bin() + " train --model mlp --epochs 5 --batch 256 --log " + single_log);
-  INFO(single.output);
-  REQUIRE(single.exit_code == 0);
-  const auto lines = chorus_test::read_json_lines(single_log);
+  const auto lines = chorus_test::run_logged("train --model mlp --epochs 5 --batch 256", single_log);
   REQUIRE_FALSE(lines.empty());
   const double single_acc = lines.back().at("final_test_acc").get<double>();
 

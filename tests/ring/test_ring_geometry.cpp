@@ -5,6 +5,8 @@
 
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <vector>
 
 #include "peers/ring/collective_messages.h"
 #include "peers/ring/reduce_kernels.h"
@@ -13,6 +15,20 @@
 
 using namespace chorus;
 using namespace chorus::ring;
+
+namespace {
+
+// Checks that `message` encodes to exactly `bytes` and requires that `decode` reads them back;
+// returns what it read.
+template <typename Message, typename Decode>
+Message encodes_exactly(const Message& message, const std::vector<std::byte>& bytes, Decode decode) {
+  CHECK(encode(message) == bytes);
+  const std::optional<Message> back = decode(bytes);
+  REQUIRE(back);
+  return *back;
+}
+
+}  // namespace
 
 TEST_CASE("segments cover the buffer in order, sizes differing by at most one") {
   for (std::size_t n = 1; n <= 9; ++n)
@@ -112,18 +128,13 @@ TEST_CASE("collective messages have their exact byte layouts") {
   const auto hello = hex_bytes(
       "01 0807060504030201 0200000000000000 0300000000000000 0400000000000000"
       "02000000 0500000000000000 0600000000000000 0d0c0b0a");
-  CHECK(encode(h) == hello);
-  REQUIRE(decode_hello(hello));
-  CHECK(decode_hello(hello)->members == h.members);
-  CHECK(decode_hello(hello)->generation == h.generation);
+  const Hello hello_back = encodes_exactly(h, hello, decode_hello);
+  CHECK(hello_back.members == h.members);
+  CHECK(hello_back.generation == h.generation);
   const auto abort = hex_bytes("01 0100000000000000 0200000000000000 0300000000000000");
-  CHECK(encode(AbortNotice{1, 2, 3}) == abort);
-  REQUIRE(decode_abort(abort));
-  CHECK(decode_abort(abort)->round == 3);
+  CHECK(encodes_exactly(AbortNotice{1, 2, 3}, abort, decode_abort).round == 3);
   const auto query = hex_bytes("01 0100000000000000 0200000000000000 01000000 0300000000000000");
-  CHECK(encode(Query{1, 2, {3}}) == query);
-  REQUIRE(decode_query(query));
-  CHECK(decode_query(query)->attempted == std::vector<std::uint64_t>{3});
+  CHECK(encodes_exactly(Query{1, 2, {3}}, query, decode_query).attempted == std::vector<std::uint64_t>{3});
   Answer a;
   a.scope = 1;
   a.round = 2;
@@ -136,10 +147,9 @@ TEST_CASE("collective messages have their exact byte layouts") {
   const auto answer = hex_bytes(
       "01 0100000000000000 0200000000000000 03 0400000000000000 0500000000000000 0600000000000000"
       "07000000 0800000000000080");
-  CHECK(encode(a) == answer);
-  REQUIRE(decode_answer(answer));
-  CHECK(decode_answer(answer)->member_set == a.member_set);
-  CHECK(decode_answer(answer)->kind == AnswerKind::beyond);
+  const Answer answer_back = encodes_exactly(a, answer, decode_answer);
+  CHECK(answer_back.member_set == a.member_set);
+  CHECK(answer_back.kind == AnswerKind::beyond);
 }
 
 TEST_CASE("collective messages round-trip and refuse malformed bytes") {

@@ -6,17 +6,18 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/child_process.h"
+#include "tests/json_lines.h"
 #include "tests/ring/ring_values.h"
 #include "tests/test_util.h"
 
@@ -50,15 +51,7 @@ struct PeerLog {
 
 PeerLog read_log(const fs::path& path) {
   PeerLog log;
-  std::ifstream in(path);
-  std::string text;
-  while (std::getline(in, text)) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (...) {
-      continue;  // a line being written
-    }
+  for (const nlohmann::json& j : chorus_test::read_json_lines(path.string())) {
     if (j.contains("finished")) log.finished = true;
     if (!j.contains("round")) continue;
     log.rounds.push_back({j["round"], j["status"], j["contributors"], j["checksum"], j["seconds"]});
@@ -74,57 +67,37 @@ TEST_CASE("a peer killed with SIGKILL mid-run leaves the survivors consistent an
   const char* bin = std::getenv("CHORUS_RING_PEER");
   if (!bin || !fs::exists(bin)) chorus_test::skip("CHORUS_RING_PEER is not set (run through meson test)");
   chorus_test::TempDir dir("chorus-ring");
-  std::vector<pid_t> pids;
-  for (int i = 0; i < kPeers; ++i) {
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      const std::string d = dir.path().string(), idx = std::to_string(i), n = std::to_string(kPeers),
-                        len = std::to_string(kLength), rounds = std::to_string(kRounds);
-      ::execl(bin, bin, d.c_str(), idx.c_str(), n.c_str(), len.c_str(), rounds.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    pids.push_back(pid);
-  }
+  std::vector<std::unique_ptr<chorus_test::ChildProcess>> peers;  // killed and reaped however the test ends
+  for (int i = 0; i < kPeers; ++i)
+    peers.push_back(std::make_unique<chorus_test::ChildProcess>(
+        bin, std::vector<std::string>{dir.path().string(), std::to_string(i), std::to_string(kPeers),
+                                      std::to_string(kLength), std::to_string(kRounds)}));
   const auto log_of = [&](int i) { return read_log(dir.path() / fmt::format("peer-{}.log", i)); };
-  const auto wait_until = [&](auto done, std::chrono::seconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
-    return done();
-  };
 
   // Everybody is past round 5: kill one in the middle of whatever it is doing.
-  const bool started = wait_until([&] {
+  const bool started = chorus_test::eventually(40s, [&] {
     for (int i = 0; i < kPeers; ++i)
       if (last_round(log_of(i)) < 5) return false;
     return true;
-  }, 40s);
-  if (!started) {
-    for (pid_t p : pids) ::kill(p, SIGKILL);
-    for (pid_t p : pids) ::waitpid(p, nullptr, 0);
-    FAIL("the peers did not get through 5 rounds");
-  }
+  }, 20ms);
+  if (!started) FAIL("the peers did not get through 5 rounds");
   std::this_thread::sleep_for(7ms);
-  ::kill(pids[kVictim], SIGKILL);
-  ::waitpid(pids[kVictim], nullptr, 0);
+  peers[kVictim]->signal(SIGKILL);
   std::uint64_t killed_at = 0;
   for (int i = 0; i < kPeers; ++i) killed_at = std::max(killed_at, last_round(log_of(i)));
 
   // The survivors go on: ten more rounds each.
-  const bool went_on = wait_until([&] {
+  const bool went_on = chorus_test::eventually(40s, [&] {
     for (int i = 0; i < kPeers; ++i)
       if (i != kVictim && last_round(log_of(i)) < killed_at + 10) return false;
     return true;
-  }, 40s);
+  }, 20ms);
   std::ofstream(dir.path() / "stop") << "stop\n";
   for (int i = 0; i < kPeers; ++i)
-    if (i != kVictim) ::kill(pids[i], SIGTERM);
+    if (i != kVictim) peers[i]->signal(SIGTERM);
   std::this_thread::sleep_for(200ms);
   for (int i = 0; i < kPeers; ++i)
-    if (i != kVictim) {
-      ::kill(pids[i], SIGKILL);
-      ::waitpid(pids[i], nullptr, 0);
-    }
+    if (i != kVictim) peers[i]->signal(SIGKILL);
   REQUIRE_MESSAGE(went_on, "the survivors did not complete 10 rounds after the kill");
 
   std::vector<int> all{0, 1, 2, 3}, survivors{0, 1, 3};

@@ -1,17 +1,19 @@
 // The serverless peer as users run it: real `chorus peer` processes on loopback joining
 // through one seed, a peer joining mid-training, kill -9, graceful leave, restart from a
 // checkpoint. Everything is observed through the peers' JSON logs.
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <memory>
 
-#include "tests/swarm/chorus_process.h"
+#include "tests/child_process.h"
+#include "tests/json_lines.h"
+#include "tests/test_util.h"
 
 using namespace std::chrono_literals;
-using chorus_test::ChorusProcess;
+using chorus_test::ChildProcess;
 using chorus_test::eventually;
 using chorus_test::read_json_lines;
 using nlohmann::json;
@@ -22,7 +24,7 @@ int free_port() { return chorus_test::free_loopback_port(); }
 
 struct Peer {
   std::string address, log, out, checkpoint;
-  std::unique_ptr<ChorusProcess> process;
+  std::unique_ptr<ChildProcess> process;
 };
 
 class Swarm {
@@ -49,7 +51,7 @@ class Swarm {
                                      "--data", chorus_test::data_dir()};
     if (!seed.empty()) args.insert(args.end(), {"--seeds", seed});
     args.insert(args.end(), extra.begin(), extra.end());
-    p.process = std::make_unique<ChorusProcess>(args, p.out);
+    p.process = std::make_unique<ChildProcess>(chorus_test::chorus_bin(), args, chorus_test::ChildStreams{.output_file = p.out});
   }
 
   std::vector<Peer>& peers() { return peers_; }
@@ -59,25 +61,66 @@ class Swarm {
   std::vector<Peer> peers_;
 };
 
-std::int64_t last_step(const Peer& p) {
-  std::int64_t step = 0;
+// Each test's scratch directory and swarm.
+struct SwarmFixture {
+  chorus_test::TempDir dir{"chorus-swarm"};
+  Swarm swarm{dir};
+};
+
+// `key` in the last line of the peer's log that `match` accepts, as a T (0 before there is one).
+template <typename T>
+T last_logged(const Peer& p, const std::function<bool(const json&)>& match, const char* key) {
+  T value = 0;
   for (const auto& l : read_json_lines(p.log))
-    if (!l.contains("event") && l.contains("step")) step = l["step"].get<std::int64_t>();
-  return step;
+    if (match(l)) value = l[key].get<T>();
+  return value;
 }
 
-// The size of the newest view the peer logged.
-std::size_t current_view(const Peer& p) {
-  std::size_t view = 0;
-  for (const auto& l : read_json_lines(p.log))
-    if (l.value("event", "") == "view") view = l["view"].get<std::size_t>();
-  return view;
+bool is_step_line(const json& l) { return !l.contains("event") && l.contains("step"); }
+std::function<bool(const json&)> is_event(const std::string& name) {
+  return [name](const json& l) { return l.value("event", "") == name; };
 }
+
+std::int64_t last_step(const Peer& p) { return last_logged<std::int64_t>(p, is_step_line, "step"); }
+
+// The size of the newest view the peer logged.
+std::size_t current_view(const Peer& p) { return last_logged<std::size_t>(p, is_event("view"), "view"); }
+
+// The step of the last checkpoint the peer logged (0 before its first).
+std::int64_t last_checkpoint(const Peer& p) { return last_logged<std::int64_t>(p, is_event("checkpoint"), "step"); }
 
 bool has_event(const Peer& p, const std::string& name, const std::string& address) {
   for (const auto& l : read_json_lines(p.log))
     if (l.value("event", "") == name && l.value("address", "") == address) return true;
   return false;
+}
+
+// Whether peers 0 and 1, the survivors of peer 2 in the three-peer tests, both logged event
+// `name` about `address`.
+bool survivors_logged(Swarm& swarm, const std::string& name, const std::string& address) {
+  return has_event(swarm.peers()[0], name, address) && has_event(swarm.peers()[1], name, address);
+}
+
+// Whether `holds` is true of every peer of the swarm.
+bool every_peer(Swarm& swarm, const std::function<bool(const Peer&)>& holds) {
+  for (const auto& p : swarm.peers())
+    if (!holds(p)) return false;
+  return true;
+}
+
+// From the line numbered `from` on in the peer's log: the first `event` line and the first step
+// line (null where there is none yet).
+struct FirstLines {
+  json event, step;
+};
+FirstLines first_lines(const Peer& p, const std::string& event, std::size_t from = 0) {
+  FirstLines first;
+  const auto lines = read_json_lines(p.log);
+  for (std::size_t i = from; i < lines.size(); ++i) {
+    if (lines[i].value("event", "") == event && first.event.is_null()) first.event = lines[i];
+    if (!lines[i].contains("event") && first.step.is_null()) first.step = lines[i];
+  }
+  return first;
 }
 
 std::string output_of(const Peer& p) {
@@ -86,15 +129,13 @@ std::string output_of(const Peer& p) {
 }
 
 // Starts a seed and two peers joining through it; true once all three see a view of three and
-// have taken 20 steps.
+// have taken 20 steps (bounded: 15 s).
 bool start_three_training(Swarm& swarm) {
   const std::string seed = swarm.add("").address;
   swarm.add(seed);
   swarm.add(seed);
   return eventually(15s, [&] {
-    for (auto& p : swarm.peers())
-      if (current_view(p) != 3 || last_step(p) < 20) return false;
-    return true;
+    return every_peer(swarm, [](const Peer& p) { return current_view(p) == 3 && last_step(p) >= 20; });
   });
 }
 
@@ -114,29 +155,17 @@ void stop_all(Swarm& swarm) {
 
 }  // namespace
 
-TEST_CASE("peers started from one seed form one view; a fifth joining mid-training gets the state") {
-  chorus_test::TempDir dir("chorus-swarm");
-  Swarm swarm(dir);
+TEST_CASE_FIXTURE(SwarmFixture, "peers started from one seed form one view; a fifth joining mid-training gets the state") {
   const std::string seed = swarm.add("").address;
   for (int i = 0; i < 3; ++i) swarm.add(seed);
-  CHECK(eventually(15s, [&] {
-    for (auto& p : swarm.peers())
-      if (current_view(p) != 4) return false;
-    return true;
-  }));
-  REQUIRE(eventually(60s, [&] {
-    for (auto& p : swarm.peers())
-      if (last_step(p) < 150) return false;
-    return true;
-  }));
+  CHECK(eventually(15s, [&] { return every_peer(swarm, [](const Peer& p) { return current_view(p) == 4; }); }));
+  REQUIRE(eventually(60s, [&] { return every_peer(swarm, [](const Peer& p) { return last_step(p) >= 150; }); }));
 
   Peer& late = swarm.add(seed);
   REQUIRE(eventually(20s, [&] { return last_step(late) > 0; }));
-  json transfer, first_step;
-  for (const auto& l : read_json_lines(late.log)) {
-    if (l.value("event", "") == "state_transfer" && transfer.is_null()) transfer = l;
-    if (!l.contains("event") && first_step.is_null()) first_step = l;
-  }
+  const FirstLines first = first_lines(late, "state_transfer");
+  const json& transfer = first.event;
+  const json& first_step = first.step;
   INFO(output_of(late));
   REQUIRE_FALSE(transfer.is_null());
   CHECK(transfer["step"].get<std::int64_t>() >= 150);
@@ -144,25 +173,16 @@ TEST_CASE("peers started from one seed form one view; a fifth joining mid-traini
   REQUIRE_FALSE(first_step.is_null());
   CHECK(first_step["loss"].get<double>() < 1.2);
   CHECK(first_step["step"].get<std::int64_t>() > transfer["step"].get<std::int64_t>());
-  CHECK(eventually(10s, [&] {
-    for (auto& p : swarm.peers())
-      if (current_view(p) != 5) return false;
-    return true;
-  }));
+  CHECK(eventually(10s, [&] { return every_peer(swarm, [](const Peer& p) { return current_view(p) == 5; }); }));
   stop_all(swarm);
 }
 
-TEST_CASE("kill -9: every survivor marks the peer dead within 5 s and keeps training") {
-  chorus_test::TempDir dir("chorus-swarm");
-  Swarm swarm(dir);
+TEST_CASE_FIXTURE(SwarmFixture, "kill -9: every survivor marks the peer dead within 5 s and keeps training") {
   REQUIRE(start_three_training(swarm));
   Peer& victim = swarm.peers()[2];
   victim.process->signal(SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
-  const bool detected = eventually(5s, [&] {
-    return has_event(swarm.peers()[0], "dead", victim.address) &&
-           has_event(swarm.peers()[1], "dead", victim.address);
-  });
+  const bool detected = eventually(5s, [&] { return survivors_logged(swarm, "dead", victim.address); });
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   MESSAGE("declared dead after ", seconds, " s");
@@ -175,18 +195,13 @@ TEST_CASE("kill -9: every survivor marks the peer dead within 5 s and keeps trai
   stop_all(swarm);
 }
 
-TEST_CASE("graceful leave: survivors drop the peer at once, without suspecting it") {
-  chorus_test::TempDir dir("chorus-swarm");
-  Swarm swarm(dir);
+TEST_CASE_FIXTURE(SwarmFixture, "graceful leave: survivors drop the peer at once, without suspecting it") {
   REQUIRE(start_three_training(swarm));
   Peer& leaver = swarm.peers()[2];
   leaver.process->signal(SIGTERM);
   CHECK(leaver.process->wait(10s) == 0);
   // Suspicion takes seconds on the loopback preset; a leave is seen well within one.
-  CHECK(eventually(1s, [&] {
-    return has_event(swarm.peers()[0], "leave", leaver.address) &&
-           has_event(swarm.peers()[1], "leave", leaver.address);
-  }));
+  CHECK(eventually(1s, [&] { return survivors_logged(swarm, "leave", leaver.address); }));
   CHECK_FALSE(has_event(swarm.peers()[0], "dead", leaver.address));
   CHECK_FALSE(has_event(swarm.peers()[1], "dead", leaver.address));
   CHECK(eventually(3s, [&] { return current_view(swarm.peers()[0]) == 2; }));
@@ -195,34 +210,25 @@ TEST_CASE("graceful leave: survivors drop the peer at once, without suspecting i
   stop_all(swarm);
 }
 
-TEST_CASE("a peer killed and restarted with its checkpoint directory resumes, not from zero") {
-  chorus_test::TempDir dir("chorus-swarm");
-  Swarm swarm(dir);
+TEST_CASE_FIXTURE(SwarmFixture, "a peer killed and restarted with its checkpoint directory resumes, not from zero") {
   Peer& p = swarm.add("");
   std::int64_t checkpointed = 0;
-  REQUIRE(eventually(60s, [&] {
-    for (const auto& l : read_json_lines(p.log))
-      if (l.value("event", "") == "checkpoint") checkpointed = l["step"].get<std::int64_t>();
-    return checkpointed >= 100;
-  }));
+  REQUIRE(eventually(60s, [&] { return (checkpointed = last_checkpoint(p)) >= 100; }));
   p.process->signal(SIGKILL);
   p.process->wait(5s);
   // The last checkpoint completed before the kill.
-  for (const auto& l : read_json_lines(p.log))
-    if (l.value("event", "") == "checkpoint") checkpointed = l["step"].get<std::int64_t>();
+  checkpointed = last_checkpoint(p);
   const std::size_t lines_before = read_json_lines(p.log).size();
 
   swarm.start(p, "");
-  json resume, first_step;
   // Wait for the restarted peer's first step line (events such as resume and view come before it).
+  FirstLines first;
   eventually(30s, [&] {
-    const auto lines = read_json_lines(p.log);
-    for (std::size_t i = lines_before; i < lines.size(); ++i) {
-      if (lines[i].value("event", "") == "resume" && resume.is_null()) resume = lines[i];
-      if (!lines[i].contains("event") && first_step.is_null()) first_step = lines[i];
-    }
-    return !first_step.is_null();
+    first = first_lines(p, "resume", lines_before);
+    return !first.step.is_null();
   });
+  const json& resume = first.event;
+  const json& first_step = first.step;
   INFO(output_of(p));
   REQUIRE_FALSE(resume.is_null());
   CHECK(resume["step"].get<std::int64_t>() == checkpointed);

@@ -2,7 +2,6 @@
 // reach (the dataset's benchmark table: MLP 0.883; 2 conv + pooling 0.916).
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -10,20 +9,13 @@
 #include "foundations/data/dataset.h"
 #include "foundations/train/run_log.h"
 #include "foundations/train/trainer.h"
+#include "tests/json_lines.h"
 #include "tests/test_util.h"
 
-using chorus_test::chorus_bin;
-using chorus_test::run_command;
+using chorus_test::run_logged;
 using nlohmann::json;
 
 namespace {
-std::vector<json> read_lines(const std::string& path) {
-  std::vector<json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(json::parse(line));
-  return lines;
-}
 
 // 1200 blank 28x28 samples, labels 0..9 in turn: enough to count steps and epochs.
 chorus::Dataset tiny_dataset() {
@@ -72,7 +64,7 @@ TEST_CASE("RunLog writes the step, event and done schema as JSON lines") {
     log.event("checkpoint", {{"step", 10}});
     log.done(0.8);
   }
-  const auto lines = read_lines(dir / "log.jsonl");
+  const auto lines = chorus_test::json_lines(dir / "log.jsonl", /*finished=*/true);
   REQUIRE(lines.size() == 4);
   CHECK(lines[0]["step"] == 10);
   CHECK(lines[0]["loss"] == 0.5);
@@ -88,11 +80,7 @@ TEST_CASE("RunLog writes the step, event and done schema as JSON lines") {
 
 TEST_CASE("chorus train --model mlp --epochs 5 reaches the benchmark accuracy (>= 0.885)") {
   chorus_test::TempDir dir;
-  const std::string log = dir / "mlp.jsonl";
-  const auto r = run_command(chorus_bin() + " train --model mlp --epochs 5 --log " + log);
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  const auto lines = read_lines(log);
+  const auto lines = run_logged("train --model mlp --epochs 5", dir / "mlp.jsonl");
   REQUIRE(lines.size() > 5);
   const json& done = lines.back();
   CHECK(done["event"] == "done");
@@ -111,11 +99,7 @@ TEST_CASE("chorus train --model mlp --epochs 5 reaches the benchmark accuracy (>
 
 TEST_CASE("chorus train --model cnn --epochs 4 reaches the benchmark accuracy (>= 0.91)") {
   chorus_test::TempDir dir;
-  const std::string log = dir / "cnn.jsonl";
-  const auto r = run_command(chorus_bin() + " train --model cnn --epochs 4 --log " + log);
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  const auto lines = read_lines(log);
+  const auto lines = run_logged("train --model cnn --epochs 4", dir / "cnn.jsonl");
   REQUIRE_FALSE(lines.empty());
   CHECK(lines.back()["final_test_acc"].get<double>() >= 0.91);
 }

@@ -96,7 +96,7 @@ struct Swarm {
 
   void check_alive_and_answering() {
     const bool alive = victim->alive();
-    if (!alive) MESSAGE("victim exited with status " << victim->exit_status() << "; its log ends:\n" << tail(victim->stderr_text()));
+    if (!alive) MESSAGE("victim exited with code " << victim->exit_code() << "; its log ends:\n" << tail(victim->stderr_text()));
     CHECK(alive);
     CHECK(exchange());
   }

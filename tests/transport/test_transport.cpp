@@ -89,9 +89,11 @@ const Kind kKinds[] = {Kind::kInproc, Kind::kZmqTcp, Kind::kZmqIpc};
 constexpr int kSecurityModes = 3;
 TransportConfig security(const SwarmKey& key, int mode) { return mode == 0 ? TransportConfig{} : keyed(key, mode == 2); }
 
-}  // namespace
-
-TEST_CASE("request and reply by the sender's address, with every security setting") {
+// Runs `body(a, b)` once for every kind of transport and every security setting, with two fresh
+// transports (unique_ptrs) of that kind and setting; the kind and setting are named in any
+// failure's message.
+template <typename Body>
+void for_every_pair(Body body) {
   const SwarmKey key = SwarmKey::generate();
   for (Kind kind : kKinds)
     for (int mode = 0; mode < kSecurityModes; ++mode) {
@@ -100,84 +102,85 @@ TEST_CASE("request and reply by the sender's address, with every security settin
       Net net(kind);
       const TransportConfig c = security(key, mode);
       auto a = net.make(c), b = net.make(c);
-      REQUIRE(a->send(b->address(), 7, text("hello"), 5s) == SendStatus::kOk);
-      auto m = b->receive(5s);
-      REQUIRE(m);
-      CHECK(m->type == 7);
-      CHECK(str(m->bytes()) == "hello");
-      CHECK(m->from == a->address());
-      CHECK(m->sender_id == a->id());
-      CHECK(m->incarnation == a->incarnation());
-      CHECK_FALSE(m->params);
-      REQUIRE(b->send(m->from, 8, text("world"), 5s) == SendStatus::kOk);
-      auto r = a->receive(5s);
-      REQUIRE(r);
-      CHECK(str(r->bytes()) == "world");
-      CHECK(r->sequence >= 1);
-      CHECK(a->rejections().total() == 0);
-      CHECK(b->rejections().total() == 0);
-      // An empty payload is a message too.
-      REQUIRE(a->send(b->address(), 9, {}, 5s) == SendStatus::kOk);
-      auto e = b->receive(5s);
-      REQUIRE(e);
-      CHECK(e->bytes().empty());
+      body(a, b);
     }
 }
 
+}  // namespace
+
+TEST_CASE("request and reply by the sender's address, with every security setting") {
+  for_every_pair([](auto& a, auto& b) {
+    REQUIRE(a->send(b->address(), 7, text("hello"), 5s) == SendStatus::kOk);
+    auto m = b->receive(5s);
+    REQUIRE(m);
+    CHECK(m->type == 7);
+    CHECK(str(m->bytes()) == "hello");
+    CHECK(m->from == a->address());
+    CHECK(m->sender_id == a->id());
+    CHECK(m->incarnation == a->incarnation());
+    CHECK_FALSE(m->params);
+    REQUIRE(b->send(m->from, 8, text("world"), 5s) == SendStatus::kOk);
+    auto r = a->receive(5s);
+    REQUIRE(r);
+    CHECK(str(r->bytes()) == "world");
+    CHECK(r->sequence >= 1);
+    CHECK(a->rejections().total() == 0);
+    CHECK(b->rejections().total() == 0);
+    // An empty payload is a message too.
+    REQUIRE(a->send(b->address(), 9, {}, 5s) == SendStatus::kOk);
+    auto e = b->receive(5s);
+    REQUIRE(e);
+    CHECK(e->bytes().empty());
+  });
+}
+
 TEST_CASE("parameters arrive as chunks that reassemble exactly") {
-  const SwarmKey key = SwarmKey::generate();
-  for (Kind kind : kKinds)
-    for (int mode = 0; mode < kSecurityModes; ++mode) {
-      CAPTURE(std::string(kind_name(kind)));
-      CAPTURE(mode);
-      Net net(kind);
-      const TransportConfig c = security(key, mode);
-      auto a = net.make(c), b = net.make(c);
-      std::vector<float> x(10001);
-      for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i)) * 100.f;
-      ParamSend meta;
-      meta.type = 0x200;
-      meta.step = 314;
-      meta.tag = 9;
-      meta.offset = 7;
-      meta.total_elements = 20000;
-      meta.chunk_elements = 1000;
-      const SendResult sent = a->send_params(b->address(), meta, x, 5s);
-      REQUIRE(sent.ok());
-      CHECK(sent.messages_sent == 11);
-      std::vector<float> got(20000, -1.f);
-      std::vector<bool> seen(11, false);
-      for (int i = 0; i < 11; ++i) {
-        auto m = b->receive(5s);
-        REQUIRE(m);
-        REQUIRE(m->params);
-        const auto& p = *m->params;
-        CHECK(p.step == 314);
-        CHECK(p.tag == 9);
-        CHECK(p.total_elements == 20000);
-        CHECK(p.chunk_count == 11);
-        REQUIRE(p.chunk_index < 11);
-        CHECK_FALSE(seen[p.chunk_index]);
-        seen[p.chunk_index] = true;
-        CHECK(p.offset == 7 + 1000 * p.chunk_index);
-        CHECK(p.count == (p.chunk_index == 10 ? 1 : 1000));
-        const auto f = m->floats();
-        REQUIRE(f.size() == p.count);
-        CHECK(reinterpret_cast<std::uintptr_t>(f.data()) % alignof(float) == 0);
-        std::copy(f.begin(), f.end(), got.begin() + static_cast<std::ptrdiff_t>(p.offset));
-      }
-      CHECK(std::equal(x.begin(), x.end(), got.begin() + 7));
-      CHECK(got[6] == -1.f);
-      CHECK(got[7 + x.size()] == -1.f);
-      CHECK(sent.completion.wait_for(5s));
-      // An empty buffer is one empty chunk.
-      REQUIRE(a->send_params(b->address(), meta, {}, 5s).ok());
-      auto e = b->receive(5s);
-      REQUIRE(e);
-      REQUIRE(e->params);
-      CHECK(e->params->count == 0);
-      CHECK(e->params->chunk_count == 1);
+  for_every_pair([](auto& a, auto& b) {
+    std::vector<float> x(10001);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(static_cast<float>(i)) * 100.f;
+    ParamSend meta;
+    meta.type = 0x200;
+    meta.step = 314;
+    meta.tag = 9;
+    meta.offset = 7;
+    meta.total_elements = 20000;
+    meta.chunk_elements = 1000;
+    const SendResult sent = a->send_params(b->address(), meta, x, 5s);
+    REQUIRE(sent.ok());
+    CHECK(sent.messages_sent == 11);
+    std::vector<float> got(20000, -1.f);
+    std::vector<bool> seen(11, false);
+    for (int i = 0; i < 11; ++i) {
+      auto m = b->receive(5s);
+      REQUIRE(m);
+      REQUIRE(m->params);
+      const auto& p = *m->params;
+      CHECK(p.step == 314);
+      CHECK(p.tag == 9);
+      CHECK(p.total_elements == 20000);
+      CHECK(p.chunk_count == 11);
+      REQUIRE(p.chunk_index < 11);
+      CHECK_FALSE(seen[p.chunk_index]);
+      seen[p.chunk_index] = true;
+      CHECK(p.offset == 7 + 1000 * p.chunk_index);
+      CHECK(p.count == (p.chunk_index == 10 ? 1 : 1000));
+      const auto f = m->floats();
+      REQUIRE(f.size() == p.count);
+      CHECK(reinterpret_cast<std::uintptr_t>(f.data()) % alignof(float) == 0);
+      std::copy(f.begin(), f.end(), got.begin() + static_cast<std::ptrdiff_t>(p.offset));
     }
+    CHECK(std::equal(x.begin(), x.end(), got.begin() + 7));
+    CHECK(got[6] == -1.f);
+    CHECK(got[7 + x.size()] == -1.f);
+    CHECK(sent.completion.wait_for(5s));
+    // An empty buffer is one empty chunk.
+    REQUIRE(a->send_params(b->address(), meta, {}, 5s).ok());
+    auto e = b->receive(5s);
+    REQUIRE(e);
+    REQUIRE(e->params);
+    CHECK(e->params->count == 0);
+    CHECK(e->params->chunk_count == 1);
+  });
 }
 
 TEST_CASE("zero-copy sends report when the caller's buffer is free again") {
@@ -249,38 +252,31 @@ TEST_CASE("a receiver waiting while another one pulls and leaves still gets its 
   // A receive() caller that finds nobody pulling pulls from the link itself and, having its
   // message, returns without handing the link on; whoever waits meanwhile must still be served
   // (by the next puller or the transport's own thread), in order, with every security setting.
-  const SwarmKey key = SwarmKey::generate();
-  for (Kind kind : kKinds)
-    for (int mode = 0; mode < kSecurityModes; ++mode) {
-      CAPTURE(std::string(kind_name(kind)));
-      CAPTURE(mode);
-      Net net(kind);
-      const TransportConfig c = security(key, mode);
-      auto a = net.make(c), b = net.make(c);
-      constexpr int kRounds = 30;
-      std::vector<int> waited;
-      std::thread waiter([&] {
-        while (static_cast<int>(waited.size()) < kRounds) {
-          auto m = b->receive(10s, TypeRange::only(250));
-          if (!m) break;
-          waited.push_back(std::stoi(str(m->bytes())));
-        }
-      });
-      for (int i = 0; i < kRounds; ++i) {
-        // This thread pulls its own message and leaves; then one arrives for the waiter alone.
-        REQUIRE(a->send(b->address(), 150, text(std::to_string(i)), 5s) == SendStatus::kOk);
-        auto mine = b->receive(5s, TypeRange::only(150));
-        REQUIRE(mine);
-        CHECK(str(mine->bytes()) == std::to_string(i));
-        REQUIRE(a->send(b->address(), 250, text(std::to_string(i)), 5s) == SendStatus::kOk);
-        if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(i % 7));
-        // A poll that finds nothing of its type must neither block nor take the waiter's message.
-        CHECK_FALSE(b->receive(0ms, TypeRange::only(160)));
+  for_every_pair([](auto& a, auto& b) {
+    constexpr int kRounds = 30;
+    std::vector<int> waited;
+    std::thread waiter([&] {
+      while (static_cast<int>(waited.size()) < kRounds) {
+        auto m = b->receive(10s, TypeRange::only(250));
+        if (!m) break;
+        waited.push_back(std::stoi(str(m->bytes())));
       }
-      waiter.join();
-      REQUIRE(waited.size() == kRounds);
-      for (int i = 0; i < kRounds; ++i) CHECK(waited[i] == i);
+    });
+    for (int i = 0; i < kRounds; ++i) {
+      // This thread pulls its own message and leaves; then one arrives for the waiter alone.
+      REQUIRE(a->send(b->address(), 150, text(std::to_string(i)), 5s) == SendStatus::kOk);
+      auto mine = b->receive(5s, TypeRange::only(150));
+      REQUIRE(mine);
+      CHECK(str(mine->bytes()) == std::to_string(i));
+      REQUIRE(a->send(b->address(), 250, text(std::to_string(i)), 5s) == SendStatus::kOk);
+      if (i % 3 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(i % 7));
+      // A poll that finds nothing of its type must neither block nor take the waiter's message.
+      CHECK_FALSE(b->receive(0ms, TypeRange::only(160)));
     }
+    waiter.join();
+    REQUIRE(waited.size() == kRounds);
+    for (int i = 0; i < kRounds; ++i) CHECK(waited[i] == i);
+  });
 }
 
 TEST_CASE("every wait is bounded: empty receive, unreachable and dead peers") {
