@@ -18,8 +18,7 @@
 // Design notes and measurements: docs/gossip.md, "downpour".
 #include "foundations/base/error.h"
 #include "peers/exchange/strategy_registry.h"
-#include "peers/gossip/peer_exchange.h"
-#include "peers/gossip/sharded_store.h"
+#include "peers/gossip/store_exchange.h"
 
 namespace chorus {
 namespace {
@@ -36,37 +35,16 @@ struct DownpourOptions {
   void check() const {}
 };
 
-class DownpourStrategy final : public PeerExchangeOf<DownpourOptions> {
+class DownpourStrategy final : public StoreExchange<DownpourOptions> {
  public:
-  DownpourStrategy(PeerServices& services, const DownpourOptions& o)
-      : PeerExchangeOf(services, o),
-        store_(channel(), services.membership, services.transport.id(), services.model.size(),
-               StoreConfig{1.0f, o.merge.dynamic_weights, DynamicWeightConfig{}}) {
-    start();
-  }
-  ~DownpourStrategy() override {
-    store_.close();
-    shutdown();
-  }
+  DownpourStrategy(PeerServices& services, const DownpourOptions& o) : StoreExchange(services, o, 1.0f) { start(); }
+  ~DownpourStrategy() override { stop(); }
 
   std::string name() const override { return "downpour"; }
-  nlohmann::json diagnostics() const override { return store_.diagnostics(); }
-
- protected:
-  bool due(std::int64_t step) override { return step % options().tau == 0; }
-
-  bool exchange(std::int64_t step, std::span<float> params) override {
-    return merge().begin(params, step, [this](std::vector<float>& s) { return push_fetch(s); });
-  }
-
-  bool leaving(std::span<float>) override {
-    store_.hand_over();
-    return false;
-  }
 
  private:
-  // Runs on one thread at a time (the merge thread, or the training thread when synchronous).
-  bool push_fetch(std::vector<float>& s) {
+  // Push Δ, fetch the store's values.
+  bool round(std::vector<float>& s) override {
     if (base_.size() != s.size()) base_ = s;
     // n workers push n updates for every one of a single process: each pushes Δ/n, so the
     // store moves at the single-process step size (the peer's own progress beyond that is
@@ -75,19 +53,19 @@ class DownpourStrategy final : public PeerExchangeOf<DownpourOptions> {
     std::vector<float> delta(s.size());
     for (std::size_t j = 0; j < s.size(); ++j) delta[j] = share * (s[j] - base_[j]);
     const LetterHead h = head(kStoreRequest);
-    auto answers = store_.request_all(StoreOp::add_fetch, delta, h, deadline(), [this] { return stopping(); });
+    auto answers = store().request_all(StoreOp::add_fetch, delta, h, deadline(), [this] { return stopping(); });
     std::vector<bool> missing(answers.size(), false);
     bool any_missing = false;
     for (std::size_t k = 0; k < answers.size(); ++k)
       if (answers[k] && answers[k]->status == StoreStatus::missing) missing[k] = any_missing = true;
     if (any_missing) {
-      const auto init = store_.request_all(StoreOp::init, s, h, deadline(), [this] { return stopping(); }, missing);
+      const auto init = store().request_all(StoreOp::init, s, h, deadline(), [this] { return stopping(); }, missing);
       for (std::size_t k = 0; k < answers.size(); ++k)
         if (missing[k]) answers[k] = init[k];
     }
     bool changed = false;
     for (std::size_t k = 0; k < answers.size(); ++k) {
-      const auto [b, e] = store_.range(k);
+      const auto [b, e] = store().range(k);
       const auto& a = answers[k];
       if (a && a->status == StoreStatus::ok && a->values.size() == e - b) {
         std::copy(a->values.begin(), a->values.end(), s.begin() + static_cast<std::ptrdiff_t>(b));
@@ -102,7 +80,6 @@ class DownpourStrategy final : public PeerExchangeOf<DownpourOptions> {
     return changed;
   }
 
-  ShardedStore store_;
   std::vector<float> base_;  // x as last fetched (per shard), the origin of the next Δ
 };
 

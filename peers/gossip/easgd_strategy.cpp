@@ -18,8 +18,7 @@
 // Design notes and measurements: docs/gossip.md, "easgd".
 #include "foundations/base/error.h"
 #include "peers/exchange/strategy_registry.h"
-#include "peers/gossip/peer_exchange.h"
-#include "peers/gossip/sharded_store.h"
+#include "peers/gossip/store_exchange.h"
 
 namespace chorus {
 namespace {
@@ -38,40 +37,21 @@ struct EasgdOptions {
   void check() const {}
 };
 
-class EasgdStrategy final : public PeerExchangeOf<EasgdOptions> {
+class EasgdStrategy final : public StoreExchange<EasgdOptions> {
  public:
-  EasgdStrategy(PeerServices& services, const EasgdOptions& o)
-      : PeerExchangeOf(services, o),
-        store_(channel(), services.membership, services.transport.id(), services.model.size(),
-               StoreConfig{o.alpha, o.merge.dynamic_weights, DynamicWeightConfig{}}) {
-    store_.on_late([this](std::size_t shard, std::span<const float> sent, const ShardAnswer& a) {
+  EasgdStrategy(PeerServices& services, const EasgdOptions& o) : StoreExchange(services, o, o.alpha) {
+    store().on_late([this](std::size_t shard, std::span<const float> sent, const ShardAnswer& a) {
       if (a.status != StoreStatus::ok || a.values.size() != sent.size()) return;
       const float rate = pull_rate(a.currency);
       std::vector<float> delta(sent.size());
       for (std::size_t j = 0; j < sent.size(); ++j) delta[j] = -(rate * (sent[j] - a.values[j]));
-      add_correction(store_.range(shard).first, delta, 1.0f);
+      add_correction(store().range(shard).first, delta, 1.0f);
     });
     start();
   }
-  ~EasgdStrategy() override {
-    store_.close();
-    shutdown();
-  }
+  ~EasgdStrategy() override { stop(); }
 
   std::string name() const override { return "easgd"; }
-  nlohmann::json diagnostics() const override { return store_.diagnostics(); }
-
- protected:
-  bool due(std::int64_t step) override { return step % options().tau == 0; }
-
-  bool exchange(std::int64_t step, std::span<float> params) override {
-    return merge().begin(params, step, [this](std::vector<float>& s) { return elastic_round(s); });
-  }
-
-  bool leaving(std::span<float>) override {
-    store_.hand_over();
-    return false;
-  }
 
  private:
   float pull_rate(double c) const {
@@ -80,14 +60,15 @@ class EasgdStrategy final : public PeerExchangeOf<EasgdOptions> {
     return static_cast<float>(alpha + (1.0 - alpha) * (1.0 - c));
   }
 
-  bool elastic_round(std::vector<float>& s) {
-    const auto answers = store_.request_all(StoreOp::elastic, s, head(kStoreRequest), deadline(),
+  // The elastic exchange with the center.
+  bool round(std::vector<float>& s) override {
+    const auto answers = store().request_all(StoreOp::elastic, s, head(kStoreRequest), deadline(),
                                             [this] { return stopping(); });
     bool changed = false;
     for (std::size_t k = 0; k < answers.size(); ++k) {
       const auto& a = answers[k];
       if (!a || a->status != StoreStatus::ok) continue;
-      const auto [b, e] = store_.range(k);
+      const auto [b, e] = store().range(k);
       if (a->values.size() != e - b) continue;
       const float rate = pull_rate(a->currency);
       for (std::size_t j = b; j < e; ++j) s[j] = s[j] - rate * (s[j] - a->values[j - b]);
@@ -95,8 +76,6 @@ class EasgdStrategy final : public PeerExchangeOf<EasgdOptions> {
     }
     return changed;
   }
-
-  ShardedStore store_;
 };
 
 const bool registered = register_strategy<EasgdOptions>(
