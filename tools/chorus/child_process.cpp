@@ -21,6 +21,16 @@ namespace {
 
 int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
+// Blocks until `pid` exits (a signal arriving meanwhile does not end the wait); its exit code,
+// or -1 when there was no such child to reap.
+int reap(pid_t pid) {
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  return r == pid ? exit_code_of(status) : -1;
+}
+
 // Forks; the child takes SIGTERM when this process dies and exits with what `in_child`
 // returns (1 when it throws). Returns the child's pid to the parent. `what` names the process
 // in errors.
@@ -128,11 +138,7 @@ void ChildProcess::signal(int sig) const {
 
 int ChildProcess::wait() {
   if (pid_ <= 0) return exit_code_;
-  int status = 0;
-  pid_t r;
-  while ((r = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
-  }
-  if (r == pid_) exit_code_ = exit_code_of(status);
+  if (const int code = reap(pid_); code != -1) exit_code_ = code;
   pid_ = -1;
   return exit_code_;
 }
@@ -156,8 +162,7 @@ void ChildProcess::terminate(std::chrono::milliseconds grace) {
 void ChildProcess::kill_and_reap() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
-  int status = 0;
-  if (waitpid(pid_, &status, 0) == pid_) exit_code_ = exit_code_of(status);
+  if (const int code = reap(pid_); code != -1) exit_code_ = code;
   pid_ = -1;
 }
 
@@ -191,10 +196,7 @@ CommandOutput capture_command(const std::vector<std::string>& argv_s) {
     else if (n == 0 || errno != EINTR) break;
   }
   ::close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  r.exit_code = exit_code_of(status);
+  r.exit_code = reap(pid);
   return r;
 }
 
