@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <sys/un.h>
 
+#include <charconv>
 #include <chrono>
 #include <string_view>
 
@@ -86,10 +87,12 @@ std::string parse_tcp(std::string_view rest, AddressUse use, Address& out) {
   if (!is_digits(port))
     return fmt::format("port '{}' is not a number; give a port from 1 to 65535{}", port,
                        use == AddressUse::bind ? " (or * to have one picked)" : "");
-  if (port.size() > 5 || std::stoi(std::string(port)) > 65535 || std::stoi(std::string(port)) == 0)
+  int number = 0;  // at most 5 digits, so it fits
+  if (port.size() <= 5) std::from_chars(port.data(), port.data() + port.size(), number);
+  if (number < 1 || number > 65535)
     return fmt::format("port {} is out of range; give a port from 1 to 65535{}", port,
                        use == AddressUse::bind ? " (or * to have one picked)" : "");
-  out.port = std::stoi(std::string(port));
+  out.port = number;
   return {};
 }
 
