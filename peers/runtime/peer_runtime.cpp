@@ -92,7 +92,8 @@ class PeerRun {
   void drain_membership_events();
   void follow_view();
   void save_checkpoint(const char* why);
-  nlohmann::json step_fields() const;
+  // This peer's id and its communication so far (CommStats), for step records and the done line.
+  nlohmann::json traffic_fields() const;
 
   const PeerConfig& config_;
   std::unique_ptr<StrategySettings> settings_;
@@ -160,9 +161,8 @@ void PeerRun::follow_view() {
   strategy_->on_view(view);
 }
 
-nlohmann::json PeerRun::step_fields() const {
+nlohmann::json PeerRun::traffic_fields() const {
   return {{"peer", hex_id(identity_.id)},
-          {"view", view_size_},
           {"bytes_sent", stats_.bytes_sent.load()},
           {"bytes_recv", stats_.bytes_recv.load()},
           {"comm_s", stats_.comm_s.load()},
@@ -314,7 +314,11 @@ void PeerRun::train() {
   };
   hooks.before_update = [&](std::int64_t step) { strategy_->before_update(step); };
   hooks.after_update = [&](std::int64_t step) { strategy_->after_update(step); };
-  hooks.record_fields = [&] { return step_fields(); };
+  hooks.record_fields = [&] {
+    nlohmann::json fields = traffic_fields();
+    fields["view"] = view_size_;
+    return fields;
+  };
   hooks.after_step = [&](const StepOutcome& s) {
     ++steps_this_run_;
     if (config_.checkpoint_every > 0 && s.step - last_checkpoint >= config_.checkpoint_every) {
@@ -352,13 +356,10 @@ int PeerRun::leave() {
   membership_->leave(std::chrono::milliseconds(1000));
   const double wall = std::chrono::duration<double>(Clock::now() - train_start_).count();
   log_->event("leave", {{"reason", stopped ? "signal" : "done"}});
-  log_->done(accuracy, {{"peer", hex_id(identity_.id)},
-                        {"steps", trainer_->steps_done()},
-                        {"wall_s", wall},
-                        {"bytes_sent", stats_.bytes_sent.load()},
-                        {"bytes_recv", stats_.bytes_recv.load()},
-                        {"comm_s", stats_.comm_s.load()},
-                        {"idle_s", stats_.idle_s.load()}});
+  nlohmann::json done = traffic_fields();
+  done["steps"] = trainer_->steps_done();
+  done["wall_s"] = wall;
+  log_->done(accuracy, done);
   fmt::print("peer {} {}: final test accuracy {:.4f} after {} steps ({:.1f} s)\n", hex_id(identity_.id),
              stopped ? "stopped" : "done", accuracy, trainer_->steps_done(), wall);
   std::fflush(stdout);
