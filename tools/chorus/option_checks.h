@@ -9,6 +9,7 @@
 #include <string>
 
 #include "foundations/base/error.h"
+#include "foundations/base/option_set.h"
 
 namespace chorus::tools {
 
@@ -27,20 +28,19 @@ CLI::Validator at_least(T min) {
 // Which ends of a range belong to it: [lo, hi], (lo, hi] or [lo, hi).
 enum class Ends { closed, open_low, open_high };
 
-// A number of type T in the range from lo to hi.
+// A number of type T in the range from lo to hi (the strategies' options use the same Interval).
 template <typename T>
 CLI::Validator in_range(T lo, T hi, Ends ends = Ends::closed) {
-  const std::string range =
-      fmt::format("{}{}, {}{}", ends == Ends::open_low ? "(" : "[", lo, hi, ends == Ends::open_high ? ")" : "]");
+  const Interval range{static_cast<double>(lo), static_cast<double>(hi), ends == Ends::open_low,
+                       ends == Ends::open_high};
   return CLI::Validator(
-      [lo, hi, ends, range](std::string& text) -> std::string {
+      [range](std::string& text) -> std::string {
         T value{};
         if (!CLI::detail::lexical_cast(text, value)) return fmt::format("'{}' is not a number", text);
-        const bool ok = (ends == Ends::open_low ? value > lo : value >= lo) &&
-                        (ends == Ends::open_high ? value < hi : value <= hi);
-        return ok ? std::string() : fmt::format("must lie in {}, not {}", range, text);
+        return range.contains(static_cast<double>(value)) ? std::string()
+                                                          : fmt::format("must lie in {}, not {}", range.text(), text);
       },
-      "in " + range);
+      "in " + range.text());
 }
 
 // A value that `check` accepts: check throws UserError with the reason (e.g. a parser of the
