@@ -34,20 +34,28 @@ EVP_CIPHER_CTX* thread_context() {
 // EVP's lengths are ints: feed long inputs in pieces.
 constexpr std::size_t kPiece = std::size_t{1} << 30;
 
+// One AES-256-GCM pass through EVP: encrypts n bytes of `in` to `out` and writes `tag`, or
+// decrypts and verifies `tag` (EVP compares it in constant time). Returns whether it succeeded.
+bool openssl_gcm(bool encrypt, const unsigned char raw[32], const unsigned char nonce[12], const unsigned char* ad,
+                 std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
+                 unsigned char tag[16]) {
+  EVP_CIPHER_CTX* c = thread_context();
+  int len = 0;
+  bool ok = c && openssl_cipher() && EVP_CipherInit_ex2(c, openssl_cipher(), raw, nonce, encrypt ? 1 : 0, nullptr) == 1;
+  for (std::size_t off = 0; ok && off < ad_len; off += kPiece)
+    ok = EVP_CipherUpdate(c, nullptr, &len, ad + off, static_cast<int>(std::min(kPiece, ad_len - off))) == 1;
+  for (std::size_t off = 0; ok && off < n; off += kPiece)
+    ok = EVP_CipherUpdate(c, out + off, &len, in + off, static_cast<int>(std::min(kPiece, n - off))) == 1;
+  unsigned char scratch[16];
+  if (encrypt)
+    return ok && EVP_CipherFinal_ex(c, scratch, &len) == 1 && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
+  return ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) == 1 && EVP_CipherFinal_ex(c, scratch, &len) > 0;
+}
+
 void openssl_encrypt(const unsigned char raw[32], const unsigned char nonce[12], const unsigned char* ad,
                      std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
                      unsigned char tag[16]) {
-  EVP_CIPHER_CTX* c = thread_context();
-  CHORUS_CHECK(c && openssl_cipher(), "OpenSSL AES-256-GCM unavailable");
-  int len = 0;
-  bool ok = EVP_EncryptInit_ex2(c, openssl_cipher(), raw, nonce, nullptr) == 1;
-  for (std::size_t off = 0; ok && off < ad_len; off += kPiece)
-    ok = EVP_EncryptUpdate(c, nullptr, &len, ad + off, static_cast<int>(std::min(kPiece, ad_len - off))) == 1;
-  for (std::size_t off = 0; ok && off < n; off += kPiece)
-    ok = EVP_EncryptUpdate(c, out + off, &len, in + off, static_cast<int>(std::min(kPiece, n - off))) == 1;
-  unsigned char scratch[16];
-  ok = ok && EVP_EncryptFinal_ex(c, scratch, &len) == 1 && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) == 1;
-  CHORUS_CHECK(ok, "OpenSSL AES-256-GCM encryption failed");
+  CHORUS_CHECK(openssl_gcm(true, raw, nonce, ad, ad_len, in, n, out, tag), "OpenSSL AES-256-GCM encryption failed");
 }
 
 // Wipes `out` when the tag does not verify, as the VAES code does: EVP leaves the unverified
@@ -55,19 +63,9 @@ void openssl_encrypt(const unsigned char raw[32], const unsigned char nonce[12],
 bool openssl_decrypt(const unsigned char raw[32], const unsigned char nonce[12], const unsigned char* ad,
                      std::size_t ad_len, const unsigned char* in, std::size_t n, unsigned char* out,
                      const unsigned char tag[16]) {
-  EVP_CIPHER_CTX* c = thread_context();
-  bool ok = c && openssl_cipher();
-  int len = 0;
-  ok = ok && EVP_DecryptInit_ex2(c, openssl_cipher(), raw, nonce, nullptr) == 1;
-  for (std::size_t off = 0; ok && off < ad_len; off += kPiece)
-    ok = EVP_DecryptUpdate(c, nullptr, &len, ad + off, static_cast<int>(std::min(kPiece, ad_len - off))) == 1;
-  for (std::size_t off = 0; ok && off < n; off += kPiece)
-    ok = EVP_DecryptUpdate(c, out + off, &len, in + off, static_cast<int>(std::min(kPiece, n - off))) == 1;
-  unsigned char expected[16];
+  unsigned char expected[16];  // EVP takes the tag to check as writable memory
   std::memcpy(expected, tag, 16);
-  unsigned char scratch[16];
-  ok = ok && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, expected) == 1 &&
-       EVP_DecryptFinal_ex(c, scratch, &len) > 0;  // constant-time tag comparison inside
+  const bool ok = openssl_gcm(false, raw, nonce, ad, ad_len, in, n, out, expected);
   if (!ok && n) OPENSSL_cleanse(out, n);
   return ok;
 }
