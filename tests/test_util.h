@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -34,6 +35,13 @@ inline std::string env_or(const char* name, const std::string& fallback) {
 
 inline std::string data_dir() { return env_or("CHORUS_DATA", "/usr/share/datasets/fashion-mnist"); }
 inline std::string chorus_bin() { return env_or("CHORUS_BIN", "build/chorus"); }
+inline std::string source_root() { return env_or("CHORUS_SOURCE_ROOT", "."); }
+
+// Writes `text` to root/path, creating the folders on the way.
+inline void write_file(const std::filesystem::path& root, const std::string& path, const std::string& text) {
+  std::filesystem::create_directories((root / path).parent_path());
+  std::ofstream(root / path) << text;
+}
 
 // A fresh directory under the system temp dir, removed when the object goes away.
 class TempDir {

@@ -21,7 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string source_root() { return chorus_test::env_or("CHORUS_SOURCE_ROOT", "."); }
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -501,11 +500,6 @@ std::vector<std::string> check_docs(const fs::path& root) {
   return problems;
 }
 
-void write(const fs::path& root, const std::string& path, const std::string& text) {
-  fs::create_directories((root / path).parent_path());
-  std::ofstream(root / path) << text;
-}
-
 std::string joined(const std::vector<std::string>& lines) {
   std::string s;
   for (const auto& l : lines) s += l + "\n";
@@ -530,20 +524,20 @@ TEST_CASE("anchors are derived from headings as GitHub does") {
 }
 
 TEST_CASE("every link, anchor and repository path in README.md and docs/*.md resolves") {
-  const auto problems = check_docs(source_root());
+  const auto problems = check_docs(chorus_test::source_root());
   CHECK_MESSAGE(problems.empty(), problems.size(), " broken link(s) or path(s):\n", joined(problems));
 }
 
 TEST_CASE("broken links, anchors and paths are each reported with document and line") {
   chorus_test::TempDir dir("chorus-docs");
   const fs::path root = dir.path();
-  write(root, "peers/ring/ring_geometry.h", "");
-  write(root, "peers/ring/ring_geometry.cpp", "");
-  write(root, "tools/chorus/swarm_runner.h", "");
-  write(root, "tools/chorus/swarm_runner.cpp", "");
-  write(root, "examples/compare/run-all.sh", "");
-  write(root, "docs/compare/plot.png", "");
-  write(root, "README.md",
+  chorus_test::write_file(root, "peers/ring/ring_geometry.h", "");
+  chorus_test::write_file(root, "peers/ring/ring_geometry.cpp", "");
+  chorus_test::write_file(root, "tools/chorus/swarm_runner.h", "");
+  chorus_test::write_file(root, "tools/chorus/swarm_runner.cpp", "");
+  chorus_test::write_file(root, "examples/compare/run-all.sh", "");
+  chorus_test::write_file(root, "docs/compare/plot.png", "");
+  chorus_test::write_file(root, "README.md",
         "# chorus\n"
         "\n"
         "See [the ring](docs/ring.md#the-algorithm), ![a plot](docs/compare/plot.png),\n"
@@ -561,7 +555,7 @@ TEST_CASE("broken links, anchors and paths are each reported with document and l
         "[gone](docs/gone.md) and [bad anchor](docs/ring.md#no-such-heading)\n"
         "and [self](#chorus) and [self, wrong](#nothing) and [abs](/work/x.md) and `/home/me/chorus`.\n"
         "[ref]: docs/missing.md\n");
-  write(root, "docs/ring.md",
+  chorus_test::write_file(root, "docs/ring.md",
         "# Ring\n"
         "\n"
         "## The algorithm\n"

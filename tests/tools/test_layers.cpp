@@ -12,41 +12,33 @@ using chorus_test::TempDir;
 
 namespace {
 
-std::string source_root() { return chorus_test::env_or("CHORUS_SOURCE_ROOT", "."); }
-
 std::string check_command(const std::string& root) {
-  return "python3 " + source_root() + "/tools/check_layers.py --root " + root;
-}
-
-// Writes `text` to root/path, creating its folders.
-void write(const std::filesystem::path& root, const std::string& path, const std::string& text) {
-  std::filesystem::create_directories((root / path).parent_path());
-  std::ofstream(root / path) << text;
+  return "python3 " + chorus_test::source_root() + "/tools/check_layers.py --root " + root;
 }
 
 }  // namespace
 
 TEST_CASE("this tree keeps to its layers") {
-  const auto r = run_command(check_command(source_root()));
+  const auto r = run_command(check_command(chorus_test::source_root()));
   INFO(r.output);
   CHECK(r.exit_code == 0);
 }
 
 TEST_CASE("an include that points up a layer or across to a forbidden area is refused") {
   TempDir dir("chorus-layers");
-  write(dir.path(), "foundations/base/error.h", "#pragma once\n");
+  chorus_test::write_file(dir.path(), "foundations/base/error.h", "#pragma once\n");
   // Allowed: down a layer, and to an area listed for the includer's area.
-  write(dir.path(), "peers/ring/ok.cpp",
+  chorus_test::write_file(dir.path(), "peers/ring/ok.cpp",
         "#include \"foundations/base/error.h\"\n#include \"topology/graph.h\"\n"
         "#include \"peers/exchange/strategy.h\"\n#include \"chorus_config.h\"\n#include <vector>\n");
   auto r = run_command(check_command(dir.path().string()));
   INFO(r.output);
   CHECK(r.exit_code == 0);
 
-  write(dir.path(), "topology/graph.cpp", "// a graph\n#include \"peers/membership/membership.h\"\n");
-  write(dir.path(), "foundations/wire/wire.cpp", "#include \"foundations/transport/transport.h\"\n");
-  write(dir.path(), "peers/ring/cross.cpp", "#include \"peers/gossip/letter.h\"\n");
-  write(dir.path(), "peers/exchange/old.h", "#include \"chorus/view.h\"\n");
+  chorus_test::write_file(dir.path(), "topology/graph.cpp", "// a graph\n#include \"peers/membership/membership.h\"\n");
+  chorus_test::write_file(dir.path(), "foundations/wire/wire.cpp", "#include \"foundations/transport/transport.h\"\n");
+  chorus_test::write_file(dir.path(), "peers/ring/cross.cpp", "#include \"peers/gossip/letter.h\"\n");
+  chorus_test::write_file(dir.path(), "peers/exchange/old.h", "#include \"chorus/view.h\"\n");
   r = run_command(check_command(dir.path().string()));
   INFO(r.output);
   CHECK(r.exit_code == 1);

@@ -29,7 +29,7 @@ std::optional<RejectReason> reason_named(const std::string& name) {
 }  // namespace
 
 TEST_CASE("the seed corpus decodes as its file names say") {
-  const auto dir = std::filesystem::path(chorus_test::env_or("CHORUS_SOURCE_ROOT", ".")) / "fuzz" / "corpus";
+  const auto dir = std::filesystem::path(chorus_test::source_root()) / "fuzz" / "corpus";
   REQUIRE(std::filesystem::is_directory(dir));
   int valid = 0, bad = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
