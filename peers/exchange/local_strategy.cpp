@@ -12,14 +12,13 @@ struct LocalOptions {
 
 class LocalStrategy final : public Strategy {
  public:
+  LocalStrategy(PeerServices&, const LocalOptions&) {}
   std::string name() const override { return "local"; }
   void after_update(std::int64_t) override {}
 };
 
-const bool registered = register_strategy<LocalOptions>(
-    {"local", "none", "no exchange: each peer trains alone (the baseline)", 0,
-     [](PeerServices&, const LocalOptions&) -> std::unique_ptr<Strategy> { return std::make_unique<LocalStrategy>(); },
-     /*exchanges=*/false});
+const bool registered = register_strategy<LocalStrategy, LocalOptions>(
+    {"local", "none", "no exchange: each peer trains alone (the baseline)", 0, /*exchanges=*/false});
 
 }  // namespace
 }  // namespace chorus

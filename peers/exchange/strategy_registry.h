@@ -9,9 +9,9 @@
 //     void declare(OptionSet& set) { set.integer("k", k, "Average every K steps", 1, 1000000); merge.declare(set); }
 //     void check() const {}
 //   };
-//   const bool registered = register_strategy<KavgOptions>(
-//       {"kavg", "ring", "average the parameters every K steps (K-AVG)", 20,
-//        [](PeerServices& s, const KavgOptions& o) { return std::make_unique<KavgStrategy>(s, o); }});
+//   class KavgStrategy : public Strategy { public: KavgStrategy(PeerServices&, const KavgOptions&); … };
+//   const bool registered = register_strategy<KavgStrategy, KavgOptions>(
+//       {"kavg", "ring", "average the parameters every K steps (K-AVG)", 20});
 //
 // so adding a strategy is one new file and one line in its area's meson.build: `chorus peer
 // --help`, the options `chorus peer` accepts, `chorus compare`'s default list and the tests'
@@ -84,18 +84,17 @@ struct StrategyRecord {
 Registry<StrategyRecord>& strategy_registry();
 
 // What a strategy file registers (see the example above).
-template <typename Options>
 struct StrategyDefinition {
   std::string name;
   std::string family;
   std::string description;
   int order = 0;
-  std::function<std::unique_ptr<Strategy>(PeerServices&, const Options&)> make;
   bool exchanges = true;
 };
 
-template <typename Options>
-bool register_strategy(StrategyDefinition<Options> d) {
+// Registers the strategy StrategyType, built as StrategyType(PeerServices&, const Options&).
+template <typename StrategyType, typename Options>
+bool register_strategy(StrategyDefinition d) {
   StrategyRecord r;
   r.name = d.name;
   r.description = std::move(d.description);
@@ -105,8 +104,8 @@ bool register_strategy(StrategyDefinition<Options> d) {
   r.settings = [name = d.name]() -> std::unique_ptr<StrategySettings> {
     return std::make_unique<SettingsOf<Options>>(name);
   };
-  r.make = [make = std::move(d.make)](PeerServices& services, const StrategySettings& settings) {
-    return make(services, static_cast<const SettingsOf<Options>&>(settings).values);
+  r.make = [](PeerServices& services, const StrategySettings& settings) -> std::unique_ptr<Strategy> {
+    return std::make_unique<StrategyType>(services, static_cast<const SettingsOf<Options>&>(settings).values);
   };
   return strategy_registry().add(std::move(r));
 }

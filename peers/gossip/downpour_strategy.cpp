@@ -83,9 +83,8 @@ class DownpourStrategy final : public StoreExchange<DownpourOptions> {
   std::vector<float> base_;  // x as last fetched (per shard), the origin of the next Δ
 };
 
-const bool registered = register_strategy<DownpourOptions>(
-    {"downpour", "baseline", "asynchronous delayed-gradient SGD on a sharded parameter store (Downpour)", 80,
-     [](PeerServices& s, const DownpourOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<DownpourStrategy>(s, o); }});
+const bool registered = register_strategy<DownpourStrategy, DownpourOptions>(
+    {"downpour", "baseline", "asynchronous delayed-gradient SGD on a sharded parameter store (Downpour)", 80});
 
 }  // namespace
 }  // namespace chorus

@@ -78,9 +78,8 @@ class EasgdStrategy final : public StoreExchange<EasgdOptions> {
   }
 };
 
-const bool registered = register_strategy<EasgdOptions>(
-    {"easgd", "elastic", "elastic averaging with a center sharded over the live peers (EASGD without a server)", 60,
-     [](PeerServices& s, const EasgdOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<EasgdStrategy>(s, o); }});
+const bool registered = register_strategy<EasgdStrategy, EasgdOptions>(
+    {"easgd", "elastic", "elastic averaging with a center sharded over the live peers (EASGD without a server)", 60});
 
 }  // namespace
 }  // namespace chorus

@@ -401,11 +401,8 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
   std::uint64_t applied_ = 0, refused_ = 0, late_ = 0, skipped_ = 0, answered_early_ = 0;
 };
 
-const bool registered = register_strategy<ElasticGossipOptions>(
-    {"elastic-gossip", "elastic", "symmetric elastic exchange with a partner matched by the topology (Elastic Gossip)", 40,
-     [](PeerServices& s, const ElasticGossipOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<ElasticGossipStrategy>(s, o);
-     }});
+const bool registered = register_strategy<ElasticGossipStrategy, ElasticGossipOptions>(
+    {"elastic-gossip", "elastic", "symmetric elastic exchange with a partner matched by the topology (Elastic Gossip)", 40});
 
 }  // namespace
 }  // namespace chorus

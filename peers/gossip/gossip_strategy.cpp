@@ -399,9 +399,8 @@ class GossipStrategy final : public PeerExchangeOf<GossipOptions> {
   std::uint64_t answered_early_ = 0;
 };
 
-const bool registered = register_strategy<GossipOptions>(
-    {"gossip", "gossip", "Gossiping SGD: average with the topology's neighbours by pull averaging or push-sum", 50,
-     [](PeerServices& s, const GossipOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<GossipStrategy>(s, o); }});
+const bool registered = register_strategy<GossipStrategy, GossipOptions>(
+    {"gossip", "gossip", "Gossiping SGD: average with the topology's neighbours by pull averaging or push-sum", 50});
 
 }  // namespace
 }  // namespace chorus

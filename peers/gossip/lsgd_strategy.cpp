@@ -331,9 +331,8 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
   std::map<PeerId, PulledCopy> pulled_;  // the copy last pulled towards, per leader (merge thread only)
 };
 
-const bool registered = register_strategy<LsgdOptions>(
-    {"lsgd", "leader", "pull towards the lowest-loss peer, with group and global leaders (LSGD)", 70,
-     [](PeerServices& s, const LsgdOptions& o) -> std::unique_ptr<Strategy> { return std::make_unique<LsgdStrategy>(s, o); }});
+const bool registered = register_strategy<LsgdStrategy, LsgdOptions>(
+    {"lsgd", "leader", "pull towards the lowest-loss peer, with group and global leaders (LSGD)", 70});
 
 }  // namespace
 }  // namespace chorus

@@ -62,11 +62,8 @@ class AllreduceStrategy final : public Strategy {
   HostGrads grads_;
 };
 
-const bool registered = register_strategy<AllreduceOptions>(
-    {"allreduce", "ring", "average the gradients every step (ring all-reduce SGD)", 10,
-     [](PeerServices& s, const AllreduceOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<AllreduceStrategy>(s, o);
-     }});
+const bool registered = register_strategy<AllreduceStrategy, AllreduceOptions>(
+    {"allreduce", "ring", "average the gradients every step (ring all-reduce SGD)", 10});
 
 }  // namespace
 }  // namespace chorus

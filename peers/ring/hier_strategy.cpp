@@ -59,11 +59,8 @@ class HierStrategy final : public ParameterAveraging {
   int k1_, k2_;
 };
 
-const bool registered = register_strategy<HierOptions>(
-    {"hier", "ring", "average in the group every K1 steps, across all every K2 (Hier-AVG)", 30,
-     [](PeerServices& s, const HierOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<HierStrategy>(s, o);
-     }});
+const bool registered = register_strategy<HierStrategy, HierOptions>(
+    {"hier", "ring", "average in the group every K1 steps, across all every K2 (Hier-AVG)", 30});
 
 }  // namespace
 }  // namespace chorus

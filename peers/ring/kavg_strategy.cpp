@@ -38,11 +38,8 @@ class KavgStrategy final : public ParameterAveraging {
   int k_;
 };
 
-const bool registered = register_strategy<KavgOptions>(
-    {"kavg", "ring", "average the parameters every K steps (K-AVG)", 20,
-     [](PeerServices& s, const KavgOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<KavgStrategy>(s, o);
-     }});
+const bool registered = register_strategy<KavgStrategy, KavgOptions>(
+    {"kavg", "ring", "average the parameters every K steps (K-AVG)", 20});
 
 }  // namespace
 }  // namespace chorus

@@ -39,11 +39,8 @@ class ExampleStrategy final : public ParameterAveraging {
   int first_;
 };
 
-const bool registered = register_strategy<ExampleOptions>(
-    {"example", "ring", "an example strategy of the test build: average at steps F, 2F, 4F, …", 1000,
-     [](PeerServices& s, const ExampleOptions& o) -> std::unique_ptr<Strategy> {
-       return std::make_unique<ExampleStrategy>(s, o);
-     }});
+const bool registered = register_strategy<ExampleStrategy, ExampleOptions>(
+    {"example", "ring", "an example strategy of the test build: average at steps F, 2F, 4F, …", 1000});
 
 }  // namespace
 }  // namespace chorus
