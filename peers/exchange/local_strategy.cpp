@@ -13,7 +13,6 @@ struct LocalOptions {
 class LocalStrategy final : public Strategy {
  public:
   LocalStrategy(PeerServices&, const LocalOptions&) {}
-  std::string name() const override { return "local"; }
   void after_update(std::int64_t) override {}
 };
 

@@ -46,7 +46,6 @@ struct PeerServices {
 class Strategy {
  public:
   virtual ~Strategy() = default;
-  virtual std::string name() const = 0;
   virtual void before_update(std::int64_t step) { (void)step; }
   virtual void after_update(std::int64_t step) = 0;
   virtual void on_view(const View& view) { (void)view; }

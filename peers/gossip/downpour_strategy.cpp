@@ -40,8 +40,6 @@ class DownpourStrategy final : public StoreExchange<DownpourOptions> {
   DownpourStrategy(PeerServices& services, const DownpourOptions& o) : StoreExchange(services, o, 1.0f) { start(); }
   ~DownpourStrategy() override { stop(); }
 
-  std::string name() const override { return "downpour"; }
-
  private:
   // Push Δ, fetch the store's values.
   bool round(std::vector<float>& s) override {

@@ -51,8 +51,6 @@ class EasgdStrategy final : public StoreExchange<EasgdOptions> {
   }
   ~EasgdStrategy() override { stop(); }
 
-  std::string name() const override { return "easgd"; }
-
  private:
   float pull_rate(double c) const {
     const float alpha = options().alpha;

@@ -76,8 +76,6 @@ class ElasticGossipStrategy final : public PeerExchangeOf<ElasticGossipOptions> 
   }
   ~ElasticGossipStrategy() override { shutdown(); }
 
-  std::string name() const override { return "elastic-gossip"; }
-
   nlohmann::json diagnostics() const override {
     std::lock_guard lock(mutex_);
     return {{"round", clock_.current()}, {"pending", pending_.size()}, {"applied", applied_},

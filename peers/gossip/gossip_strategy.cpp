@@ -76,8 +76,6 @@ class GossipStrategy final : public PeerExchangeOf<GossipOptions> {
   }
   ~GossipStrategy() override { shutdown(); }
 
-  std::string name() const override { return "gossip"; }
-
   nlohmann::json diagnostics() const override {
     std::lock_guard lock(mutex_);
     return {{"round", clock_.current()},

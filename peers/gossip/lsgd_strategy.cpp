@@ -97,8 +97,6 @@ class LsgdStrategy final : public PeerExchangeOf<LsgdOptions> {
     shutdown();
   }
 
-  std::string name() const override { return "lsgd"; }
-
   nlohmann::json diagnostics() const override {
     const auto leader = board_.leader(view());
     std::lock_guard lock(mutex_);

@@ -37,7 +37,6 @@ class AllreduceStrategy final : public Strategy {
  public:
   AllreduceStrategy(PeerServices& s, const AllreduceOptions& o)
       : services_(s), session_(s, {.groups = "host", .dynamic_weights = o.dynamic_weights}), grads_(s.model) {}
-  std::string name() const override { return "allreduce"; }
   void finish() override { session_.serve(std::chrono::milliseconds(200)); }
   bool wait_until_ready(const View& view, std::chrono::milliseconds timeout) override {
     return session_.wait_until_ready(view, timeout);

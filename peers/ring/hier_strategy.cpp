@@ -34,7 +34,6 @@ struct HierOptions {
 class HierStrategy final : public ParameterAveraging {
  public:
   HierStrategy(PeerServices& s, const HierOptions& o) : ParameterAveraging(s, o.merge, o.groups), k1_(o.k1), k2_(o.k2) {}
-  std::string name() const override { return "hier"; }
 
  protected:
   // Boundaries on the swarm's step count (RingSession::aligned); k2 is a multiple of k1.

@@ -26,7 +26,6 @@ struct KavgOptions {
 class KavgStrategy final : public ParameterAveraging {
  public:
   KavgStrategy(PeerServices& s, const KavgOptions& o) : ParameterAveraging(s, o.merge), k_(o.k) {}
-  std::string name() const override { return "kavg"; }
 
  protected:
   bool boundary(std::int64_t aligned_step) const override { return aligned_step % k_ == 0; }

@@ -22,7 +22,6 @@ struct ExampleOptions {
 class ExampleStrategy final : public ParameterAveraging {
  public:
   ExampleStrategy(PeerServices& s, const ExampleOptions& o) : ParameterAveraging(s, o.merge), first_(o.first) {}
-  std::string name() const override { return "example"; }
 
  protected:
   bool boundary(std::int64_t aligned_step) const override {
