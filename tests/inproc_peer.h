@@ -15,6 +15,7 @@
 #include "foundations/models/model.h"
 #include "foundations/transport/inproc_transport.h"
 #include "peers/exchange/strategy_registry.h"
+#include "peers/exchange/readiness.h"
 #include "peers/membership/membership.h"
 
 namespace chorus_test {
@@ -85,6 +86,21 @@ bool start_inproc_members(const std::shared_ptr<chorus::InprocHub>& hub, std::ve
       if (std::chrono::steady_clock::now() >= until) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+  return true;
+}
+
+// Whether, within `timeout`, every member of `peers` knows that every other member's strategy
+// runs (readiness.h): what a swarm that starts together waits for before its first step.
+template <typename Peer>
+bool wait_all_ready(std::vector<std::unique_ptr<Peer>>& peers,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (auto& p : peers)
+    for (auto& q : peers)
+      while (p != q && !chorus::readiness::is_ready(*p->membership, q->id())) {
+        if (std::chrono::steady_clock::now() >= until) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
   return true;
 }
 

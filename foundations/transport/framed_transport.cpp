@@ -11,6 +11,12 @@
 namespace chorus {
 
 namespace {
+// Room kept for membership messages beyond the receive queue's bounds.
+constexpr std::size_t kUrgentReserve = 1024;
+constexpr std::uint64_t kUrgentReserveBytes = 16ull << 20;
+}  // namespace
+
+namespace {
 std::string no_key_message(const std::string& address) {
   return fmt::format("{}: not on this host, and no swarm key is configured; without a key chorus runs "
                      "unauthenticated on loopback only (create one with `chorus keygen --out swarm.key`)",
@@ -99,7 +105,12 @@ std::optional<ReceivedMessage> FramedTransport::pull_and_open(TransportClock::ti
 
 void FramedTransport::enqueue(ReceivedMessage&& m) {
   const std::uint64_t bytes = m.payload.data.size();
-  if (inbox_.size() >= config_.receive_queue || inbox_bytes_ + bytes > config_.receive_queue_bytes) {
+  // Membership messages are small and decide who is alive: a queue full of parameters that
+  // nobody reads yet must not turn them away, so they have a reserve of their own.
+  const bool urgent = msg::kMembership.contains(m.type);
+  const std::size_t count_limit = config_.receive_queue + (urgent ? kUrgentReserve : 0);
+  const std::uint64_t byte_limit = config_.receive_queue_bytes + (urgent ? kUrgentReserveBytes : 0);
+  if (inbox_.size() >= count_limit || inbox_bytes_ + bytes > byte_limit) {
     if (!overflow_logged_) {
       overflow_logged_ = true;
       log_.log(fmt::format("{}: receive queue full ({} messages, {} bytes); dropping new messages until "
@@ -162,7 +173,9 @@ SendStatus FramedTransport::send(const std::string& to, std::uint16_t type, std:
     throw UserError(fmt::format("transport: a payload of {} bytes exceeds the limit of {}", payload.size(),
                                 config_.max_payload_bytes));
   const auto deadline = TransportClock::now() + timeout;
-  return link_->push(to, sealer_->seal_bytes(type, payload), deadline);
+  WireFrame frame = sealer_->seal_bytes(type, payload);
+  frame.urgent = msg::kMembership.contains(type);
+  return link_->push(to, std::move(frame), deadline);
 }
 
 SendResult FramedTransport::send_params(const std::string& to, const ParamSend& meta, std::span<const float> data,

@@ -25,7 +25,9 @@
 // receive_queue, receive_queue_bytes); a message that finds it full is dropped and counted as
 // RejectReason::kQueueFull -- so a peer that stops receiving loses messages, never memory.
 // Ordering: messages from one sender to one receiver arrive in the order they were sent when
-// sent from one thread.
+// sent from one thread -- within the membership family, and within everything else: membership
+// messages travel on a connection of their own (and have a reserve in the receive queue), so
+// that they never wait behind bulk parameter traffic.
 // Threading: all methods may be called from any number of threads at once. Concurrent
 // receive() calls with different type ranges each get the messages they ask for; messages
 // nobody has asked for yet stay queued.

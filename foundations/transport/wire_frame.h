@@ -13,6 +13,9 @@ struct WireFrame {
   zmq::message_t body;
   std::size_t parts = 2;  // parts received; anything but 2 is malformed
   std::string origin;     // the connection's remote address, if known (for logs only)
+  // Sent on a connection of its own, never queued behind bulk traffic (membership messages:
+  // a probe that waits behind megabytes of parameters makes a live member look dead).
+  bool urgent = false;
 };
 
 }  // namespace chorus

@@ -94,7 +94,7 @@ class ZmqLink final : public FrameLink {
   bool in_process() const override { return false; }
 
   SendStatus push(const std::string& to, WireFrame&& frame, TransportClock::time_point deadline) override {
-    std::shared_ptr<Outgoing> out = outgoing(to);
+    std::shared_ptr<Outgoing> out = outgoing(to, frame.urgent);
     if (!out) return SendStatus::kUnreachable;
     // Another thread's send to the same peer may be blocked up to its own (longer) deadline:
     // wait for the socket only up to this send's deadline, so a small message (a membership
@@ -119,7 +119,7 @@ class ZmqLink final : public FrameLink {
     }
     if (!sent) {
       out->socket.set(zmq::sockopt::linger, 0);
-      drop(to, out);
+      drop(key(to, frame.urgent), out);
       return SendStatus::kTimeout;
     }
     return SendStatus::kOk;
@@ -174,16 +174,19 @@ class ZmqLink final : public FrameLink {
   }
 
   void forget(const std::string& to) override {
-    std::shared_ptr<Outgoing> out;
-    {
-      std::lock_guard lock(peers_mutex_);
-      auto it = peers_.find(to);
-      if (it == peers_.end()) return;
-      out = it->second;
+    for (const bool urgent : {false, true}) {
+      const std::string k = key(to, urgent);
+      std::shared_ptr<Outgoing> out;
+      {
+        std::lock_guard lock(peers_mutex_);
+        auto it = peers_.find(k);
+        if (it == peers_.end()) continue;
+        out = it->second;
+      }
+      std::lock_guard lock(out->mutex);
+      out->socket.set(zmq::sockopt::linger, 0);  // drop what is queued; borrowed buffers are released
+      drop(k, out);
     }
-    std::lock_guard lock(out->mutex);
-    out->socket.set(zmq::sockopt::linger, 0);  // drop what is queued; borrowed buffers are released
-    drop(to, out);
   }
 
  private:
@@ -192,11 +195,15 @@ class ZmqLink final : public FrameLink {
     zmq::socket_t socket;
   };
 
-  // Removes `out` from the cache if it is still the socket for `to`; the socket closes when
+  // Urgent frames go to a destination on a second connection of their own (the receiver's
+  // PULL socket takes turns between connections, so they never wait behind bulk frames).
+  static std::string key(const std::string& to, bool urgent) { return urgent ? "!" + to : to; }
+
+  // Removes `out` from the cache if it is still the socket under `k`; the socket closes when
   // its last user lets go.
-  void drop(const std::string& to, const std::shared_ptr<Outgoing>& out) {
+  void drop(const std::string& k, const std::shared_ptr<Outgoing>& out) {
     std::lock_guard lock(peers_mutex_);
-    auto it = peers_.find(to);
+    auto it = peers_.find(k);
     if (it != peers_.end() && it->second == out) peers_.erase(it);
   }
 
@@ -206,9 +213,9 @@ class ZmqLink final : public FrameLink {
     s.set(zmq::sockopt::heartbeat_ttl, to_ms(config_.heartbeat_timeout));
   }
 
-  std::shared_ptr<Outgoing> outgoing(const std::string& to) {
+  std::shared_ptr<Outgoing> outgoing(const std::string& to, bool urgent) {
     std::lock_guard lock(peers_mutex_);
-    auto it = peers_.find(to);
+    auto it = peers_.find(key(to, urgent));
     if (it != peers_.end()) return it->second;
     auto out = std::make_shared<Outgoing>();
     out->socket = zmq::socket_t(context_, zmq::socket_type::push);
@@ -228,7 +235,7 @@ class ZmqLink final : public FrameLink {
     } catch (const zmq::error_t&) {
       return nullptr;  // a malformed address or unknown protocol: nobody can be reached there
     }
-    peers_.emplace(to, out);
+    peers_.emplace(key(to, urgent), out);
     return out;
   }
 
@@ -239,7 +246,7 @@ class ZmqLink final : public FrameLink {
   int wake_fd_ = -1;  // interrupt() makes it readable, which ends a pull()'s poll
   std::string address_;
   std::mutex peers_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Outgoing>> peers_;
+  std::unordered_map<std::string, std::shared_ptr<Outgoing>> peers_;  // by key(to, urgent)
 };
 
 }  // namespace

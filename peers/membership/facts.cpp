@@ -71,6 +71,7 @@ void Membership::Impl::refute(const MemberRecord& fact) {
   r.version = std::max(me.version, fact.version) + 1;
   if (r.member.incarnation >= kMaxCounter || r.version >= kMaxCounter) return;  // cannot happen in practice
   incarnation = r.member.incarnation;
+  if (fact.state == MemberState::dead) refuted_death = true;
   count(&MembershipStats::refutations);
   apply(r);
 }
@@ -112,6 +113,14 @@ void Membership::Impl::after_change(const TableChange& change) {
       }
     } else {
       suspicions.erase(id);
+    }
+    follow_for_reconnect(change);
+    if (change.before && change.before->member.address != a.member.address) {
+      // A newer incarnation elsewhere: nothing more goes to where it was.
+      try {
+        transport.forget(change.before->member.address);
+      } catch (const std::exception&) {
+      }
     }
     if (!is_live(a.state)) {
       last_told.erase(id);

@@ -1,5 +1,7 @@
 // Membership's public methods, its protocol thread and the thread's timer loop.
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -17,6 +19,8 @@ namespace {
 
 // The longest the thread waits for a message before looking at its timers and stop flags.
 constexpr milliseconds kMaxWait(50);
+// The nice value the protocol thread asks for.
+constexpr int kProtocolNice = -5;
 
 MembershipTimings checked_timings(const MembershipTimings& timings) {
   validate(timings);
@@ -94,6 +98,11 @@ void Membership::Impl::dispatch_events() {
 }
 
 void Membership::Impl::run() {
+  // Answering probes on time is what keeps a busy member alive in the others' eyes: where the
+  // process may (root, or RLIMIT_NICE), this thread runs ahead of its training threads. Where
+  // it may not, it keeps the priority it inherited.
+  const int current = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));
+  if (current > kProtocolNice) ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kProtocolNice);
   const Clock::time_point now = Clock::now();
   std::uniform_int_distribution<std::int64_t> stagger(0, timings.probe_interval.count());
   next_probe = now + milliseconds(stagger(rng));
@@ -169,6 +178,7 @@ void Membership::Impl::run_timers(Clock::time_point now) {
     next_sync = now + timings.sync_interval;
   }
   if (now >= next_join) join_tick(now);
+  reconnect_tick(now);
   expire_relays(now);
 }
 

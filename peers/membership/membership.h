@@ -25,6 +25,15 @@
 // swarm's full state; if none answers within join_timeout it starts a new swarm alone and
 // keeps trying the seeds in the background (so two halves started apart merge).
 //
+// Healing: a member declared dead is not forgotten: it is sent this member's table at growing
+// intervals for reconnect_timeout, and the seeds are tried for as long as the member runs. A
+// member that learns it was declared dead refutes with a new incarnation, so two halves of a
+// partition that meet again merge into one view (each id's newest incarnation wins).
+//
+// Identity and address: a member is its id; its address is an attribute of its newest
+// incarnation. A member restarted elsewhere (same id, new address, higher incarnation) replaces
+// its old record, and the transport's connection to the old address is dropped.
+//
 // Threading: the protocol runs on its own thread and uses only msg::kMembership messages
 // of the transport. All public methods are thread-safe. Callbacks registered with
 // on_change() run on the membership thread and must not block.
@@ -57,6 +66,14 @@ struct MembershipTimings {
   // Every gossip_interval, pending updates also go to gossip_nodes random members.
   std::chrono::milliseconds gossip_interval{100};
   int gossip_nodes = 3;
+  // Reconnection, so that a swarm cut apart becomes one again: members declared dead are sent
+  // this member's table, first reconnect_interval after their death, then at doubling
+  // intervals up to reconnect_interval_max, for reconnect_timeout (Serf's reconnect_timeout);
+  // the seeds are tried at reconnect_interval_max for as long as the member runs (every
+  // reconnect_interval, doubling, while it is alone).
+  std::chrono::milliseconds reconnect_interval{1000};
+  std::chrono::milliseconds reconnect_interval_max{10000};
+  std::chrono::milliseconds reconnect_timeout{std::chrono::hours(1)};
 
   // Presets. loopback: fast detection for peers on one machine; lan: like memberlist's LAN
   // defaults (1 s probes); wan: slower, tolerant of 100+ ms RTT. Expected detection of a

@@ -4,7 +4,8 @@
 // Split by concern over several files: membership.cpp (the public methods, the thread and its
 // timer loop), facts.cpp (learning a fact: the table, suspicions, refutation, events),
 // messages.cpp (sending and receiving: codec, piggybacking, join, sync, gossip, leave),
-// probe.cpp (the probe cycle: ping, ping-req, relays, suspicion of an unresponsive member).
+// probe.cpp (the probe cycle: ping, ping-req, relays, suspicion of an unresponsive member),
+// reconnect.cpp (trying the dead and the seeds again, so that a swarm cut apart heals).
 //
 // Locking: `mutex` guards the table, the joined flag, the callbacks and the counters, which
 // callers read; only the protocol thread writes the table, so it reads it without the lock.
@@ -95,6 +96,15 @@ struct Membership::Impl {
   Clock::duration accounted{};
   std::size_t next_seed = 0;
   bool leaving = false;
+  // A member declared dead, tried again at `next` (the interval doubling) until `until`.
+  struct Reconnect {
+    Clock::time_point next, until;
+    Clock::duration interval{};
+  };
+  std::unordered_map<PeerId, Reconnect> reconnects;
+  Clock::time_point next_seed_try;
+  Clock::duration seed_interval{};  // while alone: doubles from reconnect_interval
+  bool refuted_death = false;       // set by refute() of a death: tell the one who said so
 
   // membership.cpp
   void run();
@@ -124,7 +134,13 @@ struct Membership::Impl {
   void sync_tick();
   void join_tick(Clock::time_point now);
   void send_leave();
+  void send_join(const std::string& to, std::optional<std::chrono::milliseconds> wait = std::nullopt);
   std::vector<const MemberRecord*> random_members(std::size_t count, PeerId exclude, bool alive_only);
+
+  // reconnect.cpp
+  void reconnect_tick(Clock::time_point now);
+  // Starts or stops trying a member again as its record changes (from after_change).
+  void follow_for_reconnect(const membership::TableChange& change);
 
   // probe.cpp
   void probe_tick(Clock::time_point now);

@@ -78,8 +78,16 @@ void Membership::Impl::handle(const ReceivedMessage& received) {
   sender.member.incarnation = m.sender.incarnation;
   sender.state = m.sender.state;
   sender.version = m.sender.version;
+  refuted_death = false;
   learn(sender, /*from_its_subject=*/true);
   for (const MemberRecord& r : m.records) learn(r, r.member.id == received.sender_id);
+  if (refuted_death) {
+    // It held this member dead, and may hold nobody else alive to spread the refutation to.
+    Message refutation;
+    refutation.type = kGossip;
+    refutation.records.push_back(own());
+    send(received.from, refutation);
+  }
 
   switch (m.type) {
     case kPing: on_ping(received, m); break;
@@ -146,23 +154,21 @@ void Membership::Impl::sync_tick() {
   send(targets.front()->member.address, m);
 }
 
+void Membership::Impl::send_join(const std::string& to, std::optional<milliseconds> wait) {
+  Message m;
+  m.type = kJoin;
+  m.records = table.records();  // a two-way exchange: the other side learns what we know too
+  send(to, m, wait);
+}
+
 void Membership::Impl::join_tick(Clock::time_point now) {
-  if (seeds.empty()) {
+  // While start() waits: every seed, a few times. Afterwards reconnect_tick tries them.
+  if (seeds.empty() || now >= join_phase_end) {
     next_join = Clock::time_point::max();
     return;
   }
-  Message m;
-  m.type = kJoin;
-  m.records = table.records();  // a two-way exchange: the seed learns what we know too
-  if (now < join_phase_end) {
-    // While start() waits: every seed, a few times.
-    for (const auto& s : seeds) send(s, m);
-    next_join = now + std::clamp(timings.join_timeout / 4, milliseconds(50), milliseconds(500));
-  } else {
-    // Alone (or joined through others): one seed at a time, in the background.
-    send(seeds[next_seed++ % seeds.size()], m);
-    next_join = now + std::max(timings.join_timeout, milliseconds(1000));
-  }
+  for (const auto& s : seeds) send_join(s);
+  next_join = now + std::clamp(timings.join_timeout / 4, milliseconds(50), milliseconds(500));
 }
 
 void Membership::Impl::send_leave() {

@@ -52,6 +52,8 @@ MembershipTimings MembershipTimings::lan() {
   t.retransmit_mult = 4;
   t.gossip_interval = milliseconds(200);
   t.gossip_nodes = 3;
+  t.reconnect_interval = milliseconds(2000);
+  t.reconnect_interval_max = milliseconds(30000);
   return t;
 }
 
@@ -73,6 +75,8 @@ MembershipTimings MembershipTimings::wan() {
   t.retransmit_mult = 4;
   t.gossip_interval = milliseconds(500);
   t.gossip_nodes = 4;
+  t.reconnect_interval = milliseconds(10000);
+  t.reconnect_interval_max = milliseconds(60000);
   return t;
 }
 
@@ -130,6 +134,12 @@ void validate(const MembershipTimings& t) {
   require(t.retransmit_mult >= 1 && t.retransmit_mult <= 64, "retransmit_mult", "must lie in [1, 64]");
   require(t.gossip_interval.count() > 0 && t.gossip_interval <= hour, "gossip_interval", "must lie in (0, 1 h]");
   require(t.gossip_nodes >= 0 && t.gossip_nodes <= 64, "gossip_nodes", "must lie in [0, 64]");
+  require(t.reconnect_interval.count() > 0 && t.reconnect_interval <= hour, "reconnect_interval",
+          "must lie in (0, 1 h]");
+  require(t.reconnect_interval_max >= t.reconnect_interval && t.reconnect_interval_max <= hour,
+          "reconnect_interval_max", "must lie in [reconnect_interval, 1 h]");
+  require(t.reconnect_timeout.count() >= 0 && t.reconnect_timeout <= 24 * 7 * hour, "reconnect_timeout",
+          "must lie in [0, 1 week]");
 }
 
 milliseconds send_timeout(const MembershipTimings& t) {

@@ -144,6 +144,11 @@ struct RingAllreduce::Engine {
 
   std::vector<float> backup;  // allreduce(): the values held before the round
 
+  // How long successful attempts take (a moving average; zero before the first), from which
+  // the silence bound of an attempt is derived.
+  Clock::duration typical_attempt{};
+  std::chrono::milliseconds silence_bound(std::chrono::milliseconds timeout) const;
+
   // Set by attempt() when it returns done_elsewhere: who holds the result.
   struct Elsewhere {
     std::string from;

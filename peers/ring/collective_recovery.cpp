@@ -162,6 +162,16 @@ bool wait_for_new_view(Engine& e, const CollectiveRequest& req, std::uint64_t tr
 
 }  // namespace
 
+std::chrono::milliseconds Engine::silence_bound(std::chrono::milliseconds timeout) const {
+  // Unmeasured: no bound (suspicion alone aborts). Measured: many times the usual attempt, so
+  // members arriving at the round at different times are not mistaken for silent ones.
+  constexpr int kTypicalAttempts = 10;
+  constexpr std::chrono::milliseconds kFloor(2000);
+  if (typical_attempt == Clock::duration::zero()) return std::chrono::milliseconds(0);
+  const auto bound = std::chrono::ceil<std::chrono::milliseconds>(typical_attempt * kTypicalAttempts);
+  return std::clamp(bound, kFloor, std::max(kFloor, timeout));
+}
+
 CollectiveOutcome Engine::allreduce(std::span<float> data, const CollectiveRequest& req) {
   if (!req.view || !req.alive) throw UserError("all-reduce: a collective request needs a view and a liveness test");
   if (!(req.weight > 0) || !std::isfinite(req.weight))
@@ -252,8 +262,14 @@ CollectiveOutcome Engine::allreduce(std::span<float> data, const CollectiveReque
     a.still_valid = [&] {
       return std::all_of(view.members.begin(), view.members.end(), [&](const RingMember& m) { return req.alive(m.id); });
     };
+    a.silence = silence_bound(req.timeout);
     ++out.attempts;
+    const auto attempt_start = Clock::now();
     const RingOutcome o = attempt(data, a, deadline);
+    if (o.ok()) {
+      const Clock::duration took = Clock::now() - attempt_start;
+      typical_attempt = typical_attempt == Clock::duration::zero() ? took : (typical_attempt * 4 + took) / 5;
+    }
     out.bytes_sent += o.bytes_sent;
     out.bytes_received += o.bytes_received;
     if (o.ok()) return done(view.members.size(), ring::member_set_hash(view), false);

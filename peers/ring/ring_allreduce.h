@@ -114,6 +114,9 @@ struct RingAttempt {
   // always true.
   std::function<bool()> still_valid;
   std::chrono::milliseconds timeout{60000};
+  // >0: abort (RingStatus::member_lost) when no chunk comes from the left neighbour for this
+  // long -- a member that is alive to membership but not taking part.
+  std::chrono::milliseconds silence{0};
 };
 
 enum class RingStatus {

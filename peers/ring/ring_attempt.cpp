@@ -49,6 +49,7 @@ class RingRun {
         key_(key),
         deadline_(deadline),
         next_check_(Clock::now() + engine.options.poll_interval),
+        last_chunk_(Clock::now()),
         geometry_(data.size(), n_, chunk_elements(engine.options, data.size(), n_)),
         left_(a.view.members[(position + n_ - 1) % n_]),
         right_(a.view.members[(position + 1) % n_]),
@@ -107,6 +108,7 @@ class RingRun {
   const std::uint64_t key_;
   const Clock::time_point deadline_;
   Clock::time_point next_check_;
+  Clock::time_point last_chunk_;  // when the left neighbour's last chunk came (or the start)
   const ring::RingGeometry geometry_;
   const RingMember& left_;
   const RingMember& right_;
@@ -184,7 +186,10 @@ RingOutcome RingRun::go() {
     if (e_.act.abort) return fail(*e_.act.abort, e_.act.detail);
     const auto now = Clock::now();
     if (now >= deadline_) return fail(RingStatus::timeout, "the attempt timed out");
-    if (!still_valid(now)) return fail(RingStatus::member_lost, "a member left the view");
+    if (!still_valid(now)) return fail(RingStatus::member_lost, "a member left the view or is suspected");
+    if (a_.silence.count() > 0 && now - last_chunk_ > a_.silence)
+      return fail(RingStatus::member_lost,
+                  fmt::format("nothing from the left neighbour {} for {} ms", left_.address, a_.silence.count()));
     // With sends waiting for room, come back soon to retry them; else wait for the left.
     const auto until = std::min(deadline_, sent == SendStatus::kTimeout ? now + std::chrono::milliseconds(1) : next_check_);
     auto m = e_.next(until);
@@ -200,6 +205,7 @@ std::optional<RingOutcome> RingRun::on_message(ReceivedMessage& m) {
       if (m.sender_id != left_.id || finished_) return std::nullopt;  // not part of this ring's stream
       std::string why;
       if (!take_chunk(m, why)) return fail(RingStatus::protocol_error, why);
+      last_chunk_ = Clock::now();
       return std::nullopt;
     }
     case ring::kAbort:

@@ -9,6 +9,14 @@
 
 namespace chorus {
 
+View collective_view(const Membership& membership, PeerId self) {
+  View v = membership.view();
+  std::erase_if(v.members, [&](const Member& m) {
+    return m.id != self && (membership.state_of(m.id) != MemberState::alive || !readiness::is_ready(membership, m.id));
+  });
+  return v;
+}
+
 RingView ring_view(const View& view) {
   RingView r;
   r.number = view.number;
@@ -65,15 +73,15 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
   Membership& membership = services_.membership;
   const PeerId self = services_.transport.id();
   std::string group = scope == Scope::resync ? "resync" : "global";
-  if (scope == Scope::group) group_ring_view(membership.view(), rule_, self, &group);
+  if (scope == Scope::group) group_ring_view(collective_view(membership, self), rule_, self, &group);
 
   CollectiveRequest req;
   req.scope = collective_scope(scope == Scope::group ? "group:" + group : group);
   req.op = ReduceOp::average;
   req.timeout = timeout_;
-  req.alive = [&membership](PeerId id) { return membership.is_member(id); };
-  if (scope != Scope::group) req.view = [&membership] { return ring_view(membership.view()); };
-  else req.view = [&membership, this, self] { return group_ring_view(membership.view(), rule_, self); };
+  req.alive = [&membership](PeerId id) { return membership.state_of(id) == MemberState::alive; };
+  if (scope != Scope::group) req.view = [&membership, self] { return ring_view(collective_view(membership, self)); };
+  else req.view = [&membership, this, self] { return group_ring_view(collective_view(membership, self), rule_, self); };
 
   req.round = static_cast<std::uint64_t>(aligned_step / period);
   req.weight = contribution_weight();

@@ -13,7 +13,8 @@
 // runs — so all later boundaries line up, for every scope.
 //
 // Blocking: average() blocks its caller until the round is done, skipped or failed (bounded by
-// `timeout`; a dead member costs the time membership needs to declare it dead). A failed round
+// `timeout`, a last resort: a round aborts as soon as one of its members is suspected, or its
+// left neighbour falls silent for many times the usual attempt, and is retried without it). A failed round
 // leaves the values unchanged and is logged; training goes on.
 // Dynamic weights (--dynamic-weights): this member contributes with the weight
 // currency(behind, since_start) of dynamic_weights.h, the average being Σ w_i x_i / Σ w_i over
@@ -37,6 +38,12 @@
 
 namespace chorus {
 
+// The members a collective may wait on: the view without its suspects (a suspect may be frozen
+// or gone; waiting for it would hold the round for membership's whole detection time) and
+// without members whose strategy does not run yet (a restarted or joining member loading its
+// state), always with `self`. The view number is kept: members that know the same facts
+// compute the same members.
+View collective_view(const Membership& membership, PeerId self);
 // The members of a collective over all of `view`, in hash order.
 RingView ring_view(const View& view);
 // The members of the group holding `self` (empty when `self` is not in the view).

@@ -28,6 +28,7 @@
 #include "foundations/transport/transport_config.h"
 #include "foundations/transport/zmq_transport.h"
 #include "peers/membership/membership.h"
+#include "peers/runtime/member_snapshot.h"
 #include "peers/runtime/peer_runtime.h"
 #include "peers/exchange/strategy_registry.h"
 #include "peers/runtime/state_transfer.h"
@@ -91,6 +92,8 @@ class PeerRun {
 
   void drain_membership_events();
   void follow_view();
+  // Saves the members of `view` beside the checkpoint (MemberSnapshot), for a later restart.
+  void remember(const View& view);
   void save_checkpoint(const char* why);
   // This peer's id and its communication so far (CommStats), for step records and the done line.
   nlohmann::json traffic_fields() const;
@@ -98,6 +101,7 @@ class PeerRun {
   const PeerConfig& config_;
   std::unique_ptr<StrategySettings> settings_;
   std::optional<CheckpointStore> store_;
+  std::optional<MemberSnapshot> remembered_;  // beside the checkpoint
   std::optional<TrainingState> resume_;
   PeerIdentity identity_;
   std::unique_ptr<RunLog> log_;
@@ -159,6 +163,16 @@ void PeerRun::follow_view() {
   }
   log_->event("view", describe(view));
   strategy_->on_view(view);
+  remember(view);
+}
+
+void PeerRun::remember(const View& view) {
+  if (!remembered_) return;
+  try {
+    remembered_->save(view, identity_.id);
+  } catch (const std::exception& e) {
+    log_->event("warning", {{"message", e.what()}});
+  }
 }
 
 nlohmann::json PeerRun::traffic_fields() const {
@@ -184,6 +198,7 @@ bool PeerRun::join() {
     store_.emplace(config_.checkpoint_dir);
     identity_ = store_->start_incarnation();
     resume_ = store_->load();
+    remembered_.emplace(config_.checkpoint_dir);
   } else {
     identity_ = fresh_identity();
   }
@@ -203,7 +218,18 @@ bool PeerRun::join() {
   self.id = identity_.id;
   self.address = transport_->address();
   self.group = config_.group;
-  membership_ = std::make_unique<Membership>(*transport_, self, config_.seeds,
+  // The seeds, and every member this peer knew when it last ran: the seeds may have died since.
+  std::vector<std::string> join_through = config_.seeds;
+  std::size_t remembered = 0;
+  if (remembered_) {
+    std::string problem;
+    for (auto& address : remembered_->load(&problem)) {
+      join_through.push_back(std::move(address));
+      ++remembered;
+    }
+    if (!problem.empty()) log_->event("warning", {{"message", problem}});
+  }
+  membership_ = std::make_unique<Membership>(*transport_, self, std::move(join_through),
                                              MembershipTimings::preset(config_.membership));
   membership_->on_change([this](const MembershipEvent& e) {
     std::lock_guard lock(events_mu_);
@@ -219,6 +245,7 @@ bool PeerRun::join() {
                         {"address", self.address},
                         {"incarnation", identity_.incarnation},
                         {"joined", joined},
+                        {"remembered", remembered},
                         {"strategy", config_.strategy},
                         {"view", view.size()}});
   return joined;
@@ -270,6 +297,7 @@ void PeerRun::get_ready() {
   for (const auto& m : view.members) known_members_.insert(m.id);
   strategy_->on_view(view);
   log_->event("view", describe(view));
+  remember(view);
 
   // Peers that start together begin together: without this the first one ready spends its
   // first exchanges waiting for partners still fetching state or building their strategy,

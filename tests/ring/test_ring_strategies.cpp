@@ -40,6 +40,7 @@ class Swarm {
       p->model = Model::create("mlp", *p->backend, 4, 1234);
       p->start_strategy(options, 1);
     }
+    REQUIRE(chorus_test::wait_all_ready(peers_));
   }
   ~Swarm() {
     for (auto& p : peers_) p->membership->stop();

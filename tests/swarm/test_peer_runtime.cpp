@@ -3,6 +3,7 @@
 // checkpoint. Everything is observed through the peers' JSON logs.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -85,6 +86,27 @@ std::int64_t last_step(const Peer& p) { return last_logged<std::int64_t>(p, is_s
 
 // The size of the newest view the peer logged.
 std::size_t current_view(const Peer& p) { return last_logged<std::size_t>(p, is_event("view"), "view"); }
+
+// The addresses in the newest view the peer logged (none before its first).
+std::vector<std::string> current_members(const Peer& p) {
+  std::vector<std::string> members;
+  for (const auto& l : read_json_lines(p.log))
+    if (l.value("event", "") == "view") members = l["members"].get<std::vector<std::string>>();
+  return members;
+}
+
+bool holds(const std::vector<std::string>& members, const std::string& address) {
+  return std::find(members.begin(), members.end(), address) != members.end();
+}
+
+// Every view the peer logged from line `from` on.
+std::vector<std::vector<std::string>> views_since(const Peer& p, std::size_t from) {
+  std::vector<std::vector<std::string>> out;
+  const auto lines = read_json_lines(p.log);
+  for (std::size_t i = from; i < lines.size(); ++i)
+    if (lines[i].value("event", "") == "view") out.push_back(lines[i]["members"].get<std::vector<std::string>>());
+  return out;
+}
 
 // The step of the last checkpoint the peer logged (0 before its first).
 std::int64_t last_checkpoint(const Peer& p) { return last_logged<std::int64_t>(p, is_event("checkpoint"), "step"); }
@@ -235,5 +257,74 @@ TEST_CASE_FIXTURE(SwarmFixture, "a peer killed and restarted with its checkpoint
   REQUIRE_FALSE(first_step.is_null());
   CHECK(first_step["step"].get<std::int64_t>() == checkpointed + 1);
   CHECK(first_step["loss"].get<double>() < 1.2);
+  stop_all(swarm);
+}
+
+TEST_CASE_FIXTURE(SwarmFixture, "a peer restarted from its checkpoint at a new address is in every view there within 5 s") {
+  REQUIRE(start_three_training(swarm));
+  Peer& moved = swarm.peers()[2];
+  REQUIRE(eventually(60s, [&] { return last_checkpoint(moved) >= 50; }));
+  moved.process->signal(SIGKILL);
+  moved.process->wait(5s);
+  const std::string old_address = moved.address;
+  std::vector<std::size_t> lines_before;
+  for (const auto& p : swarm.peers()) lines_before.push_back(read_json_lines(p.log).size());
+
+  // The same checkpoint directory (same id, a newer incarnation) on another port, as a
+  // rescheduled pod or Slurm task comes back on a new address.
+  moved.address = "tcp://127.0.0.1:" + std::to_string(free_port());
+  swarm.start(moved, swarm.peers()[0].address);
+  REQUIRE(eventually(30s, [&] { return !first_lines(moved, "start", lines_before[2]).event.is_null(); }));
+  const auto started = std::chrono::steady_clock::now();
+  const bool everywhere = eventually(5s, [&] {
+    return every_peer(swarm, [&](const Peer& p) {
+      const auto members = current_members(p);
+      return members.size() == 3 && holds(members, moved.address) && !holds(members, old_address);
+    });
+  });
+  MESSAGE("in every view at the new address ",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), " s after it started");
+  CHECK(everywhere);
+  // No view of the restarted peer ever holds the old address, and none of the others' does once
+  // they have seen the new one.
+  for (std::size_t i = 0; i < swarm.peers().size(); ++i) {
+    bool seen_new = i == 2;
+    for (const auto& members : views_since(swarm.peers()[i], lines_before[i])) {
+      seen_new = seen_new || holds(members, moved.address);
+      INFO("peer ", i);
+      if (seen_new) CHECK_FALSE(holds(members, old_address));
+    }
+  }
+  stop_all(swarm);
+}
+
+TEST_CASE_FIXTURE(SwarmFixture, "a peer restarted with only dead seeds rejoins through the members it remembers") {
+  REQUIRE(start_three_training(swarm));
+  Peer& seed = swarm.peers()[0];  // everyone's seed: it goes for good
+  Peer& keeper = swarm.peers()[1];
+  Peer& back = swarm.peers()[2];
+  const std::string dead_seed = seed.address;
+  REQUIRE(eventually(60s, [&] { return last_checkpoint(back) >= 50; }));  // so its log is kept on restart
+  seed.process->signal(SIGKILL);
+  seed.process->wait(5s);
+  seed.process.reset();
+  back.process->signal(SIGKILL);
+  back.process->wait(5s);
+  REQUIRE(eventually(15s, [&] { return current_view(keeper) == 1; }));
+
+  const std::size_t lines_before = read_json_lines(back.log).size();
+  back.address = "tcp://127.0.0.1:" + std::to_string(free_port());
+  swarm.start(back, dead_seed);
+  CHECK(eventually(20s, [&] {
+    const auto members = current_members(keeper);
+    return members.size() == 2 && holds(members, back.address);
+  }));
+  const json start = first_lines(back, "start", lines_before).event;
+  REQUIRE_FALSE(start.is_null());
+  CHECK(start["remembered"].get<int>() >= 1);
+  CHECK(eventually(10s, [&] {
+    const auto members = current_members(back);
+    return members.size() == 2 && holds(members, keeper.address);
+  }));
   stop_all(swarm);
 }
