@@ -426,6 +426,7 @@ void SwarmRunner::stop(std::chrono::seconds grace) {
   stopping_ = true;
   for (auto& p : peers_) {
     if (!p.started || !p.process.running()) continue;
+    if (p.end_cause == "term") continue;  // leaving already: a second SIGTERM would end it at once
     if (p.end_cause.empty()) p.end_cause = "stop";
     p.process.signal(SIGTERM);
   }
