@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -386,7 +387,9 @@ const char* const kFooter = R"(Runs a swarm of --peers peers of --strategy on th
 fault-free training (the swarm's steps/s), then --duration seconds of random faults, one
 every --fault-every seconds, then --settle seconds for every live peer to hold one view;
 then the peers leave and a report follows: the faults applied, the steps/s before and during
-the faults, and each invariant's pass/fail with its evidence. Exit 0 only if all held.
+the faults, and each invariant's pass/fail with its evidence. Exit code: 0 when all held,
+1 when one failed, 2 for a bad argument (nothing is started), 130 when interrupted (Ctrl-C
+stops the peers cleanly; a second Ctrl-C kills them).
 
 Faults (--faults, comma-separated; default all):
   kill       SIGKILL a running peer
