@@ -290,6 +290,31 @@ bool EmulatedNetwork::relays_alive() {
   return true;
 }
 
+void EmulatedNetwork::partition(const std::vector<std::vector<int>>& sides) {
+  heal();
+  for (std::size_t a = 0; a < sides.size(); ++a)
+    for (std::size_t b = 0; b < sides.size(); ++b) {
+      if (a == b) continue;
+      for (int from : sides[a])
+        for (int to : sides[b]) {
+          if (from < 0 || from >= slots_ || to < 0 || to >= slots_)
+            throw UserError(fmt::format("partition: no slot {} in a network of {}", from < 0 || from >= slots_ ? from : to, slots_));
+          must({"ip", "-n", ns(from), "route", "add", "blackhole", peer_ip(to) + "/32"});
+          blackholes_.emplace_back(from, to);
+        }
+    }
+}
+
+void EmulatedNetwork::heal() {
+  std::string failed;
+  for (const auto& [from, to] : blackholes_) {
+    const CommandResult r = run({"ip", "-n", ns(from), "route", "del", "blackhole", peer_ip(to) + "/32"});
+    if (r.exit_code != 0 && failed.empty()) failed = fmt::format("{} in {}: {}", peer_ip(to), ns(from), trim(r.output));
+  }
+  blackholes_.clear();
+  if (!failed.empty()) throw UserError("healing the partition failed: cannot remove the route to " + failed);
+}
+
 void EmulatedNetwork::teardown() noexcept {
   for (auto& r : relays_) {
     try {

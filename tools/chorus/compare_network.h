@@ -69,6 +69,15 @@ class EmulatedNetwork {
   // Every relay still running (a dead relay cuts its peer off).
   bool relays_alive();
 
+  // Splits the slots into sides that cannot reach each other: in every slot's namespace, a
+  // blackhole route for each peer address of the other sides (what one side sends to the
+  // other is dropped, as by a failed switch between them). Slots named by no side reach
+  // everyone. Heals an earlier partition first. UserError when a route cannot be added.
+  void partition(const std::vector<std::vector<int>>& sides);
+  // Removes the partition's routes (nothing when there is none).
+  void heal();
+  bool partitioned() const { return !blackholes_.empty(); }
+
   // Removes namespaces named chorus-<pid>-… whose process is gone (and what runs in them);
   // returns how many.
   static int remove_stale();
@@ -86,6 +95,7 @@ class EmulatedNetwork {
   std::string mechanism_;
   std::vector<std::string> namespaces_;  // created so far (torn down in reverse)
   std::vector<ChildProcess> relays_;
+  std::vector<std::pair<int, int>> blackholes_;  // (slot whose namespace has the route, slot it drops)
 };
 
 }  // namespace chorus::tools

@@ -19,6 +19,7 @@
 #include "foundations/base/progress.h"
 #include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
+#include "foundations/train/checkpoint_store.h"
 #include "tools/chorus/peer_options.h"
 
 namespace chorus::tools {
@@ -53,7 +54,7 @@ int parse_peer(const std::string& s, const std::string& whole) {
 }  // namespace
 
 Fault parse_fault(const std::string& text) {
-  static const std::regex kill_re(R"(kill:([^@]+)@(.+))");
+  static const std::regex kill_re(R"((kill|term|restart):([^@]+)@(.+))");
   static const std::regex stop_re(R"(stop:([^@]+)@([^+]+)\+(.+))");
   static const std::regex join_re(R"(join@(.+))");
   static const std::regex slow_re(R"(slow:([^:]+):(.+))");
@@ -61,9 +62,9 @@ Fault parse_fault(const std::string& text) {
   f.text = text;
   std::smatch m;
   if (std::regex_match(text, m, kill_re)) {
-    f.kind = Fault::Kind::kill;
-    f.peer = parse_peer(m[1], text);
-    f.at_s = parse_number(m[2], text);
+    f.kind = m[1] == "kill" ? Fault::Kind::kill : m[1] == "term" ? Fault::Kind::term : Fault::Kind::restart;
+    f.peer = parse_peer(m[2], text);
+    f.at_s = parse_number(m[3], text);
   } else if (std::regex_match(text, m, stop_re)) {
     f.kind = Fault::Kind::stop;
     f.peer = parse_peer(m[1], text);
@@ -81,8 +82,8 @@ Fault parse_fault(const std::string& text) {
     if (f.factor < 1)
       throw UserError(fmt::format("--fault {}: the slowdown factor must be at least 1", text));
   } else {
-    throw UserError(fmt::format("--fault '{}': expected kill:PEER@SECONDS, stop:PEER@SECONDS+DURATION, "
-                                "join@SECONDS or slow:PEER:FACTOR",
+    throw UserError(fmt::format("--fault '{}': expected kill:PEER@SECONDS, term:PEER@SECONDS, "
+                                "stop:PEER@SECONDS+DURATION, restart:PEER@SECONDS, join@SECONDS or slow:PEER:FACTOR",
                                 text));
   }
   if (f.at_s < 0) throw UserError(fmt::format("--fault {}: the time must not be negative", text));
@@ -104,6 +105,15 @@ int free_tcp_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+PeerSlot relocated(const PeerSlot& slot) {
+  const auto colon = slot.address.rfind(':');
+  const std::string host = colon == std::string::npos ? "tcp://127.0.0.1" : slot.address.substr(0, colon);
+  std::string address;
+  do address = fmt::format("{}:{}", host, free_tcp_port());
+  while (address == slot.address);
+  return {address, slot.prefix};
 }
 
 std::string default_run_dir(const std::string& label) {
@@ -139,34 +149,56 @@ SwarmRunner::SwarmRunner(SwarmPlan plan) : plan_(std::move(plan)) {
     throw UserError(fmt::format("the swarm needs {} peer slots, {} were prepared", total, plan_.slots.size()));
 
   chorus_ = chorus_executable();
-  peers_.resize(static_cast<std::size_t>(total));
-  for (int i = 0; i < total; ++i) {
-    auto& p = peers_[static_cast<std::size_t>(i)];
-    p.index = i;
-    p.address = plan_.slots[static_cast<std::size_t>(i)].address;
-    p.log_path = fmt::format("{}/peer{}.jsonl", plan_.dir, i);
-    p.out_path = fmt::format("{}/peer{}.out", plan_.dir, i);
-    p.checkpoint_dir = fmt::format("{}/peer{}", plan_.dir, i);
-    p.joins_late = i >= plan_.peers;
-  }
+  for (int i = 0; i < total; ++i) add_peer(i >= plan_.peers);
   for (const auto& p : peers_) check_peer_arguments(peer_arguments(p));
+  // A peer apply() may add or restart later gets the arguments of a late joiner.
+  PeerState later;
+  later.index = total;
+  later.address = relocated(plan_.slots.back()).address;
+  later.log_path = plan_.dir + "/later.jsonl";
+  later.checkpoint_dir = plan_.dir + "/later";
+  later.joins_late = true;
+  check_peer_arguments(peer_arguments(later));
   fault_done_.assign(plan_.faults.size(), false);
-  fault_resumed_.assign(plan_.faults.size(), false);
 }
 
-SwarmRunner::~SwarmRunner() { kill_all(); }
+SwarmRunner::~SwarmRunner() {
+  plan_.observer = nullptr;
+  kill_all();
+}
+
+PeerState& SwarmRunner::add_peer(bool joins_late) {
+  const int i = static_cast<int>(peers_.size());
+  PeerState& p = peers_.emplace_back();
+  p.index = i;
+  const PeerSlot slot = i < static_cast<int>(plan_.slots.size())
+                            ? plan_.slots[static_cast<std::size_t>(i)]
+                            : PeerSlot{fmt::format("tcp://127.0.0.1:{}", free_tcp_port()), {}};
+  p.address = slot.address;
+  p.prefix = slot.prefix;
+  p.log_path = fmt::format("{}/peer{}.jsonl", plan_.dir, i);
+  p.out_path = fmt::format("{}/peer{}.out", plan_.dir, i);
+  p.checkpoint_dir = fmt::format("{}/peer{}", plan_.dir, i);
+  p.joins_late = joins_late;
+  return p;
+}
 
 void SwarmRunner::check(const SwarmPlan& plan) { SwarmRunner{plan}; }
 
 std::vector<std::string> SwarmRunner::peer_arguments(const PeerState& p) const {
   std::vector<std::string> args = {"--listen", p.address, "--log", p.log_path, "--checkpoint", p.checkpoint_dir,
                                    "--membership", plan_.membership};
-  if (p.joins_late) {
-    // A late joiner goes through every initial peer (any one alive will do) and does not wait.
+  if (p.joins_late || p.launches > 0) {
+    // A late joiner or a restarted peer goes through every running peer (any one alive will
+    // do), or the initial peers before any runs, and does not wait.
     std::string seeds;
-    for (int i = 0; i < plan_.peers; ++i)
-      seeds += (i ? "," : "") + peers_[static_cast<std::size_t>(i)].address;
-    args.insert(args.end(), {"--seeds", seeds, "--min-peers", "1"});
+    for (const auto& q : peers_)
+      if (q.index != p.index && q.started && q.exit_code < 0) seeds += (seeds.empty() ? "" : ",") + q.address;
+    if (seeds.empty())
+      for (int i = 0; i < plan_.peers && i < static_cast<int>(peers_.size()); ++i)
+        if (i != p.index) seeds += (seeds.empty() ? "" : ",") + peers_[static_cast<std::size_t>(i)].address;
+    if (!seeds.empty()) args.insert(args.end(), {"--seeds", seeds});
+    args.insert(args.end(), {"--min-peers", "1"});
   } else {
     args.insert(args.end(), {"--min-peers", std::to_string(plan_.peers)});
     if (p.index > 0) args.insert(args.end(), {"--seeds", peers_[0].address});
@@ -185,13 +217,24 @@ std::vector<std::string> SwarmRunner::peer_arguments(const PeerState& p) const {
 }
 
 void SwarmRunner::launch(PeerState& p) {
-  std::vector<std::string> args = plan_.slots[static_cast<std::size_t>(p.index)].prefix;
+  std::vector<std::string> args = p.prefix;
   args.insert(args.end(), {chorus_, "peer"});
   const std::vector<std::string> own = peer_arguments(p);
   args.insert(args.end(), own.begin(), own.end());
-  p.process = ChildProcess(args, p.out_path);
+  if (p.launches > 0) {
+    // A restart appends to the output of the earlier processes (the shell execs the peer, so
+    // the pid is the peer's).
+    std::ofstream(p.out_path, std::ios::app) << fmt::format("--- launch {} at {}\n", p.launches + 1, p.address);
+    args.insert(args.begin(), {"sh", "-c", "exec \"$@\" >>\"$0\" 2>&1", p.out_path});
+  }
+  p.process = ChildProcess(args, p.launches > 0 ? "" : p.out_path);
   p.started = true;
+  ++p.launches;
   p.started_s = elapsed_s();
+  p.exit_code = -1;
+  p.end_cause.clear();
+  p.paused = p.killed_by_fault = p.terminated_by_fault = p.done = false;
+  if (plan_.observer) plan_.observer->launched(p, p.started_s);
 }
 
 void SwarmRunner::start() {
@@ -221,36 +264,110 @@ void SwarmRunner::apply_faults(double now_s) {
     if (f.kind == Fault::Kind::slow) continue;  // applied at launch
     if (!fault_done_[i] && now_s >= f.at_s) {
       fault_done_[i] = true;
-      if (f.kind == Fault::Kind::join) {
-        launch(peers_[static_cast<std::size_t>(joiner)]);
-        fault_log_.push_back(fmt::format("{:.1f} s: peer {} joins", now_s, joiner));
-        continue;
-      }
-      PeerState& p = peers_[static_cast<std::size_t>(f.peer)];
-      if (!p.started || !p.process.running()) {
-        fault_log_.push_back(fmt::format("{:.1f} s: {} skipped (peer {} is not running)", now_s, f.text, f.peer));
-        fault_resumed_[i] = true;
-        continue;
-      }
-      if (f.kind == Fault::Kind::kill) {
-        p.killed_by_fault = true;
-        p.process.signal(SIGKILL);
-        fault_log_.push_back(fmt::format("{:.1f} s: peer {} killed", now_s, f.peer));
-      } else {
-        p.paused = true;
-        p.process.signal(SIGSTOP);
-        fault_log_.push_back(fmt::format("{:.1f} s: peer {} stopped for {} s", now_s, f.peer, f.duration_s));
-      }
-    }
-    if (f.kind == Fault::Kind::stop && fault_done_[i] && !fault_resumed_[i] &&
-        now_s >= f.at_s + f.duration_s) {
-      fault_resumed_[i] = true;
-      PeerState& p = peers_[static_cast<std::size_t>(f.peer)];
-      p.paused = false;
-      p.process.signal(SIGCONT);
-      fault_log_.push_back(fmt::format("{:.1f} s: peer {} continues", now_s, f.peer));
+      apply_now(f, now_s, joiner);
     }
   }
+  for (auto it = resumes_.begin(); it != resumes_.end();) {
+    if (now_s < it->second) {
+      ++it;
+      continue;
+    }
+    PeerState& p = peers_[static_cast<std::size_t>(it->first)];
+    it = resumes_.erase(it);
+    if (!p.paused) continue;
+    p.paused = false;
+    p.process.signal(SIGCONT);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} continues", now_s, p.index));
+    if (plan_.observer) plan_.observer->continued(p, now_s);
+  }
+}
+
+bool SwarmRunner::apply(const Fault& f) {
+  if (!started_) start();
+  if (stopping_) return false;
+  return apply_now(f, elapsed_s(), -1);
+}
+
+bool SwarmRunner::apply_now(const Fault& f, double now_s, int joiner) {
+  if (f.kind == Fault::Kind::slow) return false;
+  if (f.kind == Fault::Kind::join) {
+    PeerState& p = joiner >= 0 ? peers_[static_cast<std::size_t>(joiner)] : add_peer(true);
+    launch(p);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} joins at {}", now_s, p.index, p.address));
+    return true;
+  }
+  if (f.peer < 0 || f.peer >= static_cast<int>(peers_.size())) {
+    fault_log_.push_back(fmt::format("{:.1f} s: {} skipped (there is no peer {})", now_s, f.text, f.peer));
+    return false;
+  }
+  PeerState& p = peers_[static_cast<std::size_t>(f.peer)];
+  reap(p, now_s);
+  if (f.kind == Fault::Kind::restart) {
+    restart(p, now_s);
+    return true;
+  }
+  if (!p.started || p.exit_code >= 0 || (f.kind == Fault::Kind::stop && p.paused)) {
+    fault_log_.push_back(fmt::format("{:.1f} s: {} skipped (peer {} is not running)", now_s, f.text, f.peer));
+    return false;
+  }
+  if (f.kind == Fault::Kind::kill) {
+    p.killed_by_fault = true;
+    p.end_cause = "kill";
+    p.process.signal(SIGKILL);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} killed", now_s, f.peer));
+  } else if (f.kind == Fault::Kind::term) {
+    p.terminated_by_fault = true;
+    p.end_cause = "term";
+    if (p.paused) {
+      p.paused = false;
+      p.process.signal(SIGCONT);
+      if (plan_.observer) plan_.observer->continued(p, now_s);
+    }
+    p.process.signal(SIGTERM);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} terminated (leaves gracefully)", now_s, f.peer));
+  } else {
+    p.paused = true;
+    p.process.signal(SIGSTOP);
+    resumes_.emplace_back(p.index, now_s + f.duration_s);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} stopped for {:.1f} s", now_s, f.peer, f.duration_s));
+    if (plan_.observer) plan_.observer->paused(p, now_s);
+  }
+  return true;
+}
+
+void SwarmRunner::restart(PeerState& p, double now_s) {
+  if (p.started && p.exit_code < 0) {
+    p.end_cause = "restart";
+    p.killed_by_fault = true;
+    p.process.signal(SIGKILL);
+    p.process.wait();
+    reap(p, now_s);
+  }
+  if (p.launches > 0) {
+    // Without a checkpoint the new process starts its log afresh: keep the old one beside it.
+    if (!fs::exists(CheckpointStore(p.checkpoint_dir).checkpoint_path())) {
+      std::error_code ec;
+      fs::copy_file(p.log_path, fmt::format("{}.{}", p.log_path, p.launches), fs::copy_options::overwrite_existing, ec);
+      std::ofstream(p.log_path, std::ios::trunc);
+      p.log_offset = 0;
+      p.pending.clear();
+    }
+    const PeerSlot slot = relocated({p.address, p.prefix});
+    p.address = slot.address;
+    p.prefix = slot.prefix;
+  }
+  launch(p);
+  fault_log_.push_back(fmt::format("{:.1f} s: peer {} restarted at {}", now_s, p.index, p.address));
+}
+
+void SwarmRunner::reap(PeerState& p, double now_s) {
+  if (!p.started || p.exit_code >= 0 || p.process.running()) return;
+  p.exit_code = p.process.exit_code();
+  p.paused = false;
+  read_log(p);  // everything it wrote, before its exit is told
+  const PeerExit e{p.index, p.launches, now_s, p.exit_code, p.end_cause};
+  exits_.push_back(e);
+  if (plan_.observer) plan_.observer->exited(p, e);
 }
 
 bool SwarmRunner::poll() {
@@ -271,10 +388,10 @@ bool SwarmRunner::poll() {
 
   bool any = false;
   for (auto& p : peers_) {
-    if (p.started && p.exit_code < 0 && !p.process.running()) p.exit_code = p.process.exit_code();
     if (p.started) {
       const std::int64_t step = p.step;
       const bool done = p.done;
+      reap(p, now_s);
       read_log(p);
       if (p.step != step || p.done != done) last_progress_s_ = now_s;
     }
@@ -291,13 +408,26 @@ bool SwarmRunner::poll() {
   return any;
 }
 
+void SwarmRunner::continue_all() {
+  const double now_s = elapsed_s();
+  for (auto& p : peers_) {
+    if (!p.paused) continue;
+    p.paused = false;
+    p.process.signal(SIGCONT);
+    fault_log_.push_back(fmt::format("{:.1f} s: peer {} continues", now_s, p.index));
+    if (plan_.observer) plan_.observer->continued(p, now_s);
+  }
+  resumes_.clear();
+}
+
 void SwarmRunner::stop(std::chrono::seconds grace) {
   if (stopping_) return;
+  continue_all();
   stopping_ = true;
   for (auto& p : peers_) {
     if (!p.started || !p.process.running()) continue;
-    p.process.signal(SIGCONT);
-    p.paused = false;
+    if (p.end_cause == "term") continue;  // leaving already: a second SIGTERM would end it at once
+    if (p.end_cause.empty()) p.end_cause = "stop";
     p.process.signal(SIGTERM);
   }
   kill_deadline_ = Clock::now() + grace;
@@ -305,29 +435,38 @@ void SwarmRunner::stop(std::chrono::seconds grace) {
 
 void SwarmRunner::kill_all() {
   stopping_ = true;  // no more faults or joins
+  const double now_s = elapsed_s();
   for (auto& p : peers_) {
-    if (!p.started || !p.process.started()) continue;
-    if (!p.process.running()) {
-      if (p.exit_code < 0) p.exit_code = p.process.exit_code();
-      continue;
+    if (!p.started || p.exit_code >= 0) continue;
+    if (p.process.running()) {
+      if (p.end_cause.empty()) p.end_cause = "kill_all";
+      p.process.signal(SIGCONT);
+      p.process.signal(SIGKILL);
+      p.process.wait();
     }
-    p.process.signal(SIGCONT);
-    p.process = ChildProcess();  // kills and reaps
-    if (p.exit_code < 0) p.exit_code = 128 + SIGKILL;
+    reap(p, now_s);
   }
 }
 
+bool SwarmRunner::failed(const PeerExit& e) {
+  if (e.exit_code == 0 || e.cause == "kill" || e.cause == "restart") return false;
+  return !((e.cause == "stop" || e.cause == "kill_all") && e.exit_code >= 128);
+}
+
 int SwarmRunner::failed_peers() const {
-  int failed = 0;
-  for (const auto& p : peers_)
-    if (p.started && p.exit_code != 0 && !p.killed_by_fault && !(stopping_ && p.exit_code >= 128))
-      ++failed;
-  return failed;
+  int failed_exits = 0;
+  for (const auto& e : exits_) failed_exits += failed(e);
+  return failed_exits;
 }
 
 void SwarmRunner::read_log(PeerState& p) {
   std::ifstream in(p.log_path, std::ios::binary);
   if (!in) return;
+  std::error_code ec;
+  if (static_cast<std::int64_t>(fs::file_size(p.log_path, ec)) < p.log_offset && !ec) {
+    p.log_offset = 0;  // started afresh
+    p.pending.clear();
+  }
   in.seekg(p.log_offset);
   std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   p.log_offset += static_cast<std::int64_t>(chunk.size());
@@ -337,6 +476,7 @@ void SwarmRunner::read_log(PeerState& p) {
     const auto line = nlohmann::json::parse(p.pending.substr(start, nl - start), nullptr, false);
     start = nl + 1;
     if (line.is_discarded() || !line.is_object()) continue;
+    if (plan_.observer) plan_.observer->line(p, line, elapsed_s());
     auto num = [&](const char* k, double fallback) {
       return line.contains(k) && line[k].is_number() ? line[k].get<double>() : fallback;
     };
@@ -366,6 +506,7 @@ void SwarmRunner::read_log(PeerState& p) {
 std::string SwarmRunner::status_of(const PeerState& p) {
   if (!p.started) return "waiting";
   if (p.killed_by_fault && p.exit_code >= 0) return "killed";
+  if (p.terminated_by_fault && p.exit_code >= 0) return p.exit_code == 0 ? "left" : fmt::format("exit {}", p.exit_code);
   if (p.exit_code < 0) return p.paused ? "stopped" : "running";
   return p.exit_code == 0 ? "done" : fmt::format("exit {}", p.exit_code);
 }
