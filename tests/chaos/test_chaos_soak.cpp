@@ -22,6 +22,7 @@ void soak(const std::string& strategy) {
   }
   CHECK(r.output.find("chaos: strategy " + strategy + ", 3 peers, seed ") != std::string::npos);
   CHECK(r.report["invariants"].size() == 6);
+  CHECK(r.report["throughput"]["pass"].is_boolean());
   CHECK(r.report["faults"].size() >= 3);  // 20 s at 3-5 s between faults: 4 or 5 drawn
   CHECK(r.report["baseline_steps_per_s"].is_number());
   if (r.exit_code == 0) CHECK(r.output.find("result: PASS") != std::string::npos);

@@ -41,6 +41,7 @@ struct ChaosOptions {
   std::vector<std::string> faults;
   double baseline_s = 20;
   double settle_s = 10;
+  double min_throughput = 0.5;  // of the baseline's steps/s during the faults; 0: not checked
   std::string seed;
   std::string run_dir;
   std::string membership = "loopback";
@@ -69,8 +70,9 @@ std::string quoted(const std::string& s) {
 
 // The command that runs the same schedule again.
 std::string replay_command(const ChaosOptions& o, std::uint64_t seed, const std::vector<ChaosKind>& kinds) {
-  std::string s = fmt::format("chorus chaos --strategy {} --peers {} --duration {} --baseline {} --settle {} --membership {}",
-                              quoted(o.strategy), o.peers, o.duration_s, o.baseline_s, o.settle_s, o.membership);
+  std::string s = fmt::format(
+      "chorus chaos --strategy {} --peers {} --duration {} --baseline {} --settle {} --min-throughput {} --membership {}",
+      quoted(o.strategy), o.peers, o.duration_s, o.baseline_s, o.settle_s, o.min_throughput, o.membership);
   if (!o.script.empty()) {
     s += " --script " + quoted(o.script);
   } else {
@@ -347,6 +349,13 @@ int run_chaos(ChaosOptions o) {
   fmt::print("\nswarm steps/s (sum over live peers): baseline {} over {:.0f} s, during faults {} over {:.0f} s, ratio {}\n",
              fmt_or_dash(base_rate, "{:.1f}"), b1 - b0, fmt_or_dash(fault_rate, "{:.1f}"), f1 - f0,
              fmt_or_dash(fault_rate / base_rate, "{:.2f}"));
+  // Throughput: a swarm that survives churn but crawls through it has not survived it.
+  const double ratio = fault_rate / base_rate;
+  const bool throughput_checked = o.min_throughput > 0;
+  const bool throughput_ok = !throughput_checked || (std::isfinite(ratio) && ratio >= o.min_throughput);
+  if (throughput_checked)
+    fmt::print("  {}  throughput: steps/s during the faults {} x the baseline's; bound >= {}\n",
+               throughput_ok ? "PASS" : "FAIL", fmt_or_dash(ratio, "{:.2f}"), o.min_throughput);
   fmt::print("\ninvariants:\n");
   const auto results = checker.results();
   nlohmann::json report = {{"seed", seed},
@@ -355,6 +364,9 @@ int run_chaos(ChaosOptions o) {
                            {"interrupted", interrupted},
                            {"baseline_steps_per_s", std::isfinite(base_rate) ? nlohmann::json(base_rate) : nlohmann::json()},
                            {"fault_steps_per_s", std::isfinite(fault_rate) ? nlohmann::json(fault_rate) : nlohmann::json()},
+                           {"throughput", {{"ratio", std::isfinite(ratio) ? nlohmann::json(ratio) : nlohmann::json()},
+                                           {"bound", o.min_throughput},
+                                           {"pass", throughput_ok}}},
                            {"faults", nlohmann::json::array()},
                            {"invariants", nlohmann::json::array()}};
   for (const auto& r : rows)
@@ -379,6 +391,11 @@ int run_chaos(ChaosOptions o) {
     fmt::print("result: FAIL (invariant {} failed)\nreplay: {}\n", failed, replay);
     return 1;
   }
+  if (!throughput_ok) {
+    fmt::print("result: FAIL (throughput during the faults below {} of the baseline)\nreplay: {}\n",
+               o.min_throughput, replay);
+    return 1;
+  }
   fmt::print("result: PASS (all 6 invariants held; seed {})\n", o.script.empty() ? std::to_string(seed) : "-");
   return 0;
 }
@@ -387,7 +404,8 @@ const char* const kFooter = R"(Runs a swarm of --peers peers of --strategy on th
 fault-free training (the swarm's steps/s), then --duration seconds of random faults, one
 every --fault-every seconds, then --settle seconds for every live peer to hold one view;
 then the peers leave and a report follows: the faults applied, the steps/s before and during
-the faults, and each invariant's pass/fail with its evidence. Exit code: 0 when all held,
+the faults (which must be at least --min-throughput of the baseline), and each invariant's
+pass/fail with its evidence. Exit code: 0 when all held,
 1 when one failed, 2 for a bad argument (nothing is started), 130 when interrupted (Ctrl-C
 stops the peers cleanly; a second Ctrl-C kills them).
 
@@ -439,6 +457,11 @@ const bool registered = register_command(
        app.add_option("--baseline", o->baseline_s, "Seconds of fault-free training first (the steps/s baseline)")
            ->capture_default_str();
        app.add_option("--settle", o->settle_s, "Seconds after the faults for all live peers to hold one view")
+           ->capture_default_str();
+       app.add_option("--min-throughput", o->min_throughput,
+                      "Fail when the swarm's steps/s during the faults fall below this share of the baseline's "
+                      "(0: not checked)")
+           ->check(CLI::Range(0.0, 1.0))
            ->capture_default_str();
        app.add_option("--seed", o->seed, "Seed of the fault schedule [random, printed]");
        app.add_option("--script", o->script,
