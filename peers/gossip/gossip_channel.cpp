@@ -73,6 +73,10 @@ std::vector<std::pair<std::string, nlohmann::json>> GossipChannel::take_notes() 
 
 bool GossipChannel::send(const std::string& to, LetterHead head, std::span<const float> values,
                          std::chrono::milliseconds timeout) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stalled_.count(to)) timeout = std::min(timeout, kStalledWait);
+  }
   const auto deadline = Clock::now() + timeout;
   if (head.id == 0) head.id = next_id();
   head.count = values.size();
@@ -80,11 +84,17 @@ bool GossipChannel::send(const std::string& to, LetterHead head, std::span<const
   auto fail = [&] {
     std::lock_guard lock(mutex_);
     ++counters_.send_failures;
+    if (stalled_.size() < 4096) stalled_[to] = true;
     return false;
+  };
+  auto succeed = [&] {
+    std::lock_guard lock(mutex_);
+    stalled_.erase(to);
+    return true;
   };
   if (transport_.send(to, kLetterHead, bytes, timeout) != SendStatus::kOk) return fail();
   stats_.bytes_sent += bytes.size();
-  if (values.empty()) return true;
+  if (values.empty()) return succeed();
   ParamSend meta;
   meta.type = kLetterValues;
   meta.step = static_cast<std::uint64_t>(std::max<std::int64_t>(0, head.step));
@@ -103,7 +113,7 @@ bool GossipChannel::send(const std::string& to, LetterHead head, std::span<const
   }
   if (!r.ok()) return fail();
   stats_.bytes_sent += values.size() * sizeof(float);
-  return true;
+  return succeed();
 }
 
 void GossipChannel::run() {

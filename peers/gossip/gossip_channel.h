@@ -66,7 +66,10 @@ class GossipChannel {
 
   // Sends a letter: head.id is assigned when 0, head.count is set to values.size(). Waits at
   // most `timeout` in all (for room, and for the transport to be done with `values`). Returns
-  // whether the transport took all of it.
+  // whether the transport took all of it. A destination whose last letter timed out is waited
+  // for kStalledWait at most until a letter to it goes through again: a peer cut off by the
+  // network (until membership drops it) costs one timeout, not one per letter, and the thread
+  // keeps serving the others.
   bool send(const std::string& to, LetterHead head, std::span<const float> values,
             std::chrono::milliseconds timeout);
   bool send(const std::string& to, LetterHead head, std::span<const float> values) {
@@ -120,7 +123,10 @@ class GossipChannel {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_id_{1};
 
-  mutable std::mutex mutex_;  // tasks_, notes_, counters_, heard_
+  static constexpr std::chrono::milliseconds kStalledWait{5};
+
+  mutable std::mutex mutex_;  // tasks_, notes_, counters_, heard_, stalled_
+  std::map<std::string, bool> stalled_;  // destinations whose last letter timed out
   std::map<PeerId, double> heard_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::pair<std::string, nlohmann::json>> notes_;
