@@ -109,8 +109,11 @@ CollectiveOutcome RingSession::average(std::span<float> data, Scope scope, std::
     services_.stats.comm_s = services_.stats.comm_s.load() + seconds;
     services_.stats.idle_s = services_.stats.idle_s.load() + seconds;
   }
-  // Only rounds that needed something are events: a lasting step offset is not news.
-  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || step_offset_ != offset_before)
+  // Only rounds that needed something, or waited long, are events: a lasting step offset is
+  // not news.
+  constexpr double kLongWaitS = 1.0;
+  if (out.status != CollectiveStatus::done || out.attempts > 1 || out.from_peer || step_offset_ != offset_before ||
+      seconds > kLongWaitS)
     services_.log.event("collective", {{"scope", group},
                                        {"round", req.round},
                                        {"status", collective_status_name(out.status)},
