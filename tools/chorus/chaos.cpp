@@ -4,6 +4,7 @@
 // fault schedule comes from one seed (chaos_schedule.h), printed at the start and in a
 // "replay:" line on failure. docs/chaos.md has the details.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -274,14 +275,23 @@ int run_chaos(ChaosOptions o) {
         if (f.none) continue;
         if (f.kind == ChaosKind::partition) {
           if (!network) continue;
-          network->partition(f.sides);
-          heal_at = now + f.duration_s;
-          std::string sides;
-          for (const auto& side : f.sides) {
-            std::string s;
-            for (int k : side) s += (s.empty() ? "" : ",") + std::to_string(k);
-            sides += (sides.empty() ? "" : " | ") + s;
+          // A clean partition: every slot is on one side, so a peer started during it (a join)
+          // lands in the smaller half rather than on neither side, where it would reach both
+          // halves and relay between them.
+          std::vector<std::vector<int>> slots = f.sides;
+          if (slots.size() >= 2) {
+            auto& smaller = slots[0].size() <= slots[1].size() ? slots[0] : slots[1];
+            for (int k = 0; k < max_peers; ++k)
+              if (std::none_of(slots.begin(), slots.end(), [k](const std::vector<int>& side) {
+                    return std::count(side.begin(), side.end(), k) > 0;
+                  }))
+                smaller.push_back(k);
           }
+          network->partition(slots);
+          heal_at = now + f.duration_s;
+          std::vector<std::string> named;
+          for (const auto& side : f.sides) named.push_back(fmt::format("{}", fmt::join(side, ",")));
+          const std::string sides = fmt::format("{}", fmt::join(named, " | "));
           rows.push_back({now, "partition", sides, fmt::format("for {:.1f} s", f.duration_s)});
           display.note(fmt::format("chaos {:.1f} s: {}", now, f.describe()));
           continue;
