@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "foundations/train/checkpoint_store.h"
@@ -11,7 +13,7 @@
 namespace chorus {
 
 namespace {
-constexpr std::size_t kMaxRemembered = 4096;  // like the member table
+constexpr std::size_t kMaxRead = 4096;  // like the member table
 }  // namespace
 
 MemberSnapshot::MemberSnapshot(std::string directory) : path_(std::move(directory) + "/members.json") {}
@@ -32,8 +34,11 @@ std::vector<std::string> MemberSnapshot::load(std::string* problem) const {
     const std::string address = m["address"].get<std::string>();
     if (address.empty() || address.size() > 255) continue;
     out.push_back(address);
-    if (out.size() >= kMaxRemembered) break;
+    if (out.size() >= kMaxRead) break;
   }
+  // Every join try goes to each address: a random few of a large swarm find it as surely.
+  std::shuffle(out.begin(), out.end(), std::mt19937_64(std::random_device{}()));
+  if (out.size() > MemberSnapshot::kMaxAddresses) out.resize(MemberSnapshot::kMaxAddresses);
   return out;
 }
 

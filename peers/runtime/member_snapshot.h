@@ -18,6 +18,10 @@ class MemberSnapshot {
  public:
   explicit MemberSnapshot(std::string directory);
 
+  // Addresses of remembered members, at most this many, chosen at random: a peer joining tries
+  // every one of them each time.
+  static constexpr std::size_t kMaxAddresses = 32;
+
   // The addresses of the remembered members (none when there is no usable file).
   std::vector<std::string> load(std::string* problem = nullptr) const;
   // Saves the members of `view` other than `self`, when there are any and they differ from what
