@@ -7,19 +7,10 @@
 #include <regex>
 
 #include "foundations/base/error.h"
+#include "tools/chorus/option_checks.h"
 
 namespace chorus::tools {
 namespace {
-
-double number(const std::string& s, const std::string& where) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    if (used == s.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
-  }
-  throw UserError(fmt::format("{}: '{}' is not a number", where, s));
-}
 
 std::string joined(const std::vector<int>& v) {
   std::string s;
@@ -70,8 +61,8 @@ FaultInterval parse_fault_interval(const std::string& text) {
   const std::string where = "--fault-every " + text;
   const auto dash = text.find('-', 1);
   FaultInterval r;
-  r.min_s = number(text.substr(0, dash), where);
-  r.max_s = dash == std::string::npos ? r.min_s : number(text.substr(dash + 1), where);
+  r.min_s = parse_number(text.substr(0, dash), where);
+  r.max_s = dash == std::string::npos ? r.min_s : parse_number(text.substr(dash + 1), where);
   if (r.min_s <= 0 || r.max_s < r.min_s)
     throw UserError(where + ": expected MIN-MAX seconds with 0 < MIN <= MAX (e.g. 4-8)");
   return r;
@@ -96,20 +87,20 @@ std::vector<ChaosFault> parse_chaos_script(const std::string& text, int peers, d
     std::smatch m;
     if (std::regex_match(item, m, peer_re)) {
       f.kind = parse_chaos_kind(m[1]);
-      f.peer = static_cast<int>(number(m[2], where));
-      f.at_s = number(m[3], where);
+      f.peer = static_cast<int>(parse_number(m[2], where));
+      f.at_s = parse_number(m[3], where);
     } else if (std::regex_match(item, m, stop_re)) {
       f.kind = ChaosKind::stop;
-      f.peer = static_cast<int>(number(m[1], where));
-      f.at_s = number(m[2], where);
-      f.duration_s = number(m[3], where);
+      f.peer = static_cast<int>(parse_number(m[1], where));
+      f.at_s = parse_number(m[2], where);
+      f.duration_s = parse_number(m[3], where);
     } else if (std::regex_match(item, m, join_re)) {
       f.kind = ChaosKind::join;
-      f.at_s = number(m[1], where);
+      f.at_s = parse_number(m[1], where);
     } else if (std::regex_match(item, m, partition_re)) {
       f.kind = ChaosKind::partition;
-      f.at_s = number(m[1], where);
-      f.duration_s = number(m[2], where);
+      f.at_s = parse_number(m[1], where);
+      f.duration_s = parse_number(m[2], where);
       f.sides.resize(2);
       for (int k = 0; k < peers; ++k) f.sides[k < peers / 2 ? 0 : 1].push_back(k);
     } else {

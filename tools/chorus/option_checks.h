@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 
@@ -12,6 +13,18 @@
 #include "foundations/base/option_set.h"
 
 namespace chorus::tools {
+
+// `text` as a finite number, all of it; UserError "WHERE: 'TEXT' is not a number" otherwise (for
+// numbers inside a larger value, such as the times in a fault plan).
+inline double parse_number(const std::string& text, const std::string& where) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw UserError(fmt::format("{}: '{}' is not a number", where, text));
+}
 
 // A number of type T at least `min`.
 template <typename T>

@@ -20,6 +20,7 @@
 #include "foundations/base/stop_signals.h"
 #include "foundations/crypto/swarm_key.h"
 #include "foundations/train/checkpoint_store.h"
+#include "tools/chorus/option_checks.h"
 #include "tools/chorus/peer_options.h"
 
 namespace chorus::tools {
@@ -34,18 +35,8 @@ using Clock = std::chrono::steady_clock;
 // "Training priority", has the measurements).
 constexpr int kSwarmTrainerNice = 19;
 
-double parse_number(const std::string& s, const std::string& whole) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    if (used == s.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
-  }
-  throw UserError(fmt::format("--fault {}: '{}' is not a number", whole, s));
-}
-
 int parse_peer(const std::string& s, const std::string& whole) {
-  const double v = parse_number(s, whole);
+  const double v = parse_number(s, "--fault " + whole);
   if (v < 0 || v != std::floor(v) || v > 4096)
     throw UserError(fmt::format("--fault {}: peer '{}' must be a peer index (0, 1, …)", whole, s));
   return static_cast<int>(v);
@@ -54,6 +45,7 @@ int parse_peer(const std::string& s, const std::string& whole) {
 }  // namespace
 
 Fault parse_fault(const std::string& text) {
+  const std::string where = "--fault " + text;
   static const std::regex kill_re(R"((kill|term|restart):([^@]+)@(.+))");
   static const std::regex stop_re(R"(stop:([^@]+)@([^+]+)\+(.+))");
   static const std::regex join_re(R"(join@(.+))");
@@ -64,21 +56,21 @@ Fault parse_fault(const std::string& text) {
   if (std::regex_match(text, m, kill_re)) {
     f.kind = m[1] == "kill" ? Fault::Kind::kill : m[1] == "term" ? Fault::Kind::term : Fault::Kind::restart;
     f.peer = parse_peer(m[2], text);
-    f.at_s = parse_number(m[3], text);
+    f.at_s = parse_number(m[3], where);
   } else if (std::regex_match(text, m, stop_re)) {
     f.kind = Fault::Kind::stop;
     f.peer = parse_peer(m[1], text);
-    f.at_s = parse_number(m[2], text);
-    f.duration_s = parse_number(m[3], text);
+    f.at_s = parse_number(m[2], where);
+    f.duration_s = parse_number(m[3], where);
     if (f.duration_s <= 0)
       throw UserError(fmt::format("--fault {}: the stop duration must be positive", text));
   } else if (std::regex_match(text, m, join_re)) {
     f.kind = Fault::Kind::join;
-    f.at_s = parse_number(m[1], text);
+    f.at_s = parse_number(m[1], where);
   } else if (std::regex_match(text, m, slow_re)) {
     f.kind = Fault::Kind::slow;
     f.peer = parse_peer(m[1], text);
-    f.factor = parse_number(m[2], text);
+    f.factor = parse_number(m[2], where);
     if (f.factor < 1)
       throw UserError(fmt::format("--fault {}: the slowdown factor must be at least 1", text));
   } else {
