@@ -84,7 +84,7 @@ bool GossipChannel::send(const std::string& to, LetterHead head, std::span<const
   auto fail = [&] {
     std::lock_guard lock(mutex_);
     ++counters_.send_failures;
-    if (stalled_.size() < 4096) stalled_[to] = true;
+    if (stalled_.size() < 4096) stalled_.insert(to);
     return false;
   };
   auto succeed = [&] {

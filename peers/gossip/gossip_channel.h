@@ -23,6 +23,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -126,7 +127,7 @@ class GossipChannel {
   static constexpr std::chrono::milliseconds kStalledWait{5};
 
   mutable std::mutex mutex_;  // tasks_, notes_, counters_, heard_, stalled_
-  std::map<std::string, bool> stalled_;  // destinations whose last letter timed out
+  std::set<std::string> stalled_;  // destinations whose last letter timed out
   std::map<PeerId, double> heard_;
   std::vector<std::function<void()>> tasks_;
   std::vector<std::pair<std::string, nlohmann::json>> notes_;
