@@ -32,6 +32,8 @@ std::string strategy_of(const Membership& membership, PeerId id) {
 
 bool is_ready(const Membership& membership, PeerId id) { return !strategy_of(membership, id).empty(); }
 
+bool is_ready(const Member& member) { return !value_of(member.meta, kKey).empty(); }
+
 bool wait_until_all_ready(const Membership& membership, const View& view, PeerId self,
                           std::chrono::milliseconds timeout, const std::function<void()>& between) {
   const auto until = std::chrono::steady_clock::now() + timeout;

@@ -26,6 +26,8 @@ void announce(Membership& membership, const std::string& strategy);
 std::string strategy_of(const Membership& membership, PeerId id);
 
 bool is_ready(const Membership& membership, PeerId id);
+// The same, from a member's record as a view holds it.
+bool is_ready(const Member& member);
 
 // Waits at most `timeout` until every member of `view` other than `self` that is still a member
 // is ready, calling `between` (which must return soon) while it waits. Returns whether all were.

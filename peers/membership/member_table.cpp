@@ -80,12 +80,12 @@ std::vector<PeerId> MemberTable::live_ids() const {
   return out;
 }
 
-View MemberTable::view() const {
+View MemberTable::view(bool with_suspects) const {
   View v;
   v.number = number_;
   v.members.reserve(live_);
   for (const auto& [id, r] : records_)
-    if (is_live(r.state)) v.members.push_back(r.member);
+    if (r.state == MemberState::alive || (with_suspects && r.state == MemberState::suspect)) v.members.push_back(r.member);
   std::sort(v.members.begin(), v.members.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return v;
 }

@@ -57,7 +57,9 @@ class MemberTable {
   std::size_t live_count() const { return live_; }
   std::size_t size() const { return records_.size(); }
   std::uint64_t view_number() const { return number_; }
-  View view() const;
+  // The live members (alive and suspect; only the alive ones when !with_suspects), numbered
+  // view_number() either way.
+  View view(bool with_suspects = true) const;
   std::uint64_t refused() const { return refused_; }
 
  private:

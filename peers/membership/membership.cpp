@@ -237,6 +237,11 @@ View Membership::view() const {
   return impl_->table.view();
 }
 
+View Membership::view_without_suspects() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->table.view(/*with_suspects=*/false);
+}
+
 const Member& Membership::self() const { return impl_->self_member; }
 
 std::uint64_t Membership::incarnation() const { return impl_->incarnation; }

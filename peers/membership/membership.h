@@ -131,6 +131,8 @@ class Membership {
   void stop();
 
   View view() const;
+  // view() without its suspects, from the same snapshot (same number).
+  View view_without_suspects() const;
   const Member& self() const;
   std::uint64_t incarnation() const;  // may grow by refutations
   // Waits at most `timeout` for a view whose number differs from `known`; returns the view.

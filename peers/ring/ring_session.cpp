@@ -10,10 +10,8 @@
 namespace chorus {
 
 View collective_view(const Membership& membership, PeerId self) {
-  View v = membership.view();
-  std::erase_if(v.members, [&](const Member& m) {
-    return m.id != self && (membership.state_of(m.id) != MemberState::alive || !readiness::is_ready(membership, m.id));
-  });
+  View v = membership.view_without_suspects();
+  std::erase_if(v.members, [self](const Member& m) { return m.id != self && !readiness::is_ready(m); });
   return v;
 }
 
